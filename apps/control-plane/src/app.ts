@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { ArnScope } from '@bosun/model';
+import { UnknownOperationError, ClientError } from '@bosun/model';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { AccessKeyStore } from './auth/access-keys.ts';
+import { verifySigV4 } from './auth/sigv4.ts';
+import type { Database } from './db/client.ts';
+import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
+import { actions, ECS_TARGET_PREFIX } from './ecs/index.ts';
+import { ecsErrorHandler, sendEcsError } from './http-errors.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+
+export interface AppDeps {
+  database: Database;
+  redis: Redis;
+  keys: AccessKeyStore;
+  scope: ArnScope;
+  bodyLimitBytes: number;
+  logLevel?: string;
+  /** Injected in tests to check signature expiry. */
+  clock?: () => Date;
+}
+
+const SIGNATURE_MAX_SKEW_MS = 5 * 60 * 1000;
+const VERSION = '0.1.0';
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const clock = deps.clock ?? (() => new Date());
+  const app = Fastify({
+    bodyLimit: deps.bodyLimitBytes,
+    logger: {
+      level: deps.logLevel ?? 'info',
+      redact: ['req.headers.authorization', 'req.headers["x-amz-security-token"]'],
+    },
+    genReqId: () => randomUUID(),
+    // ECS clients send one JSON document; the signature must be checked over the exact bytes.
+    return503OnClosing: true,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler(ecsErrorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    sendEcsError(reply, 'UnknownOperationException', `No such resource: ${req.method} ${req.url}. The ECS API is POST /.`),
+  );
+
+  app.get('/healthz', async (_req, reply) => {
+    await deps.database.sql`select 1`;
+    await deps.redis.ping();
+    return reply.send({ status: 'ok' });
+  });
+
+  app.get('/openapi.json', async () => buildOpenApiDocument(VERSION));
+
+  app.post('/', async (req, reply) => {
+    reply.header('x-amzn-RequestId', req.id);
+    const rawBody = typeof req.body === 'string' ? req.body : '';
+    const [path, query] = splitUrl(req.url);
+    const caller = await verifySigV4(
+      { method: req.method, path, query, headers: req.headers, body: rawBody },
+      {
+        region: deps.scope.region,
+        service: 'ecs',
+        now: clock(),
+        maxSkewMs: SIGNATURE_MAX_SKEW_MS,
+        secretFor: (id) => deps.keys.secretFor(id),
+      },
+    );
+
+    const target = req.headers['x-amz-target'];
+    const actionName =
+      typeof target === 'string' && target.startsWith(`${ECS_TARGET_PREFIX}.`)
+        ? target.slice(ECS_TARGET_PREFIX.length + 1)
+        : undefined;
+    const action = actionName !== undefined && Object.hasOwn(actions, actionName) ? actions[actionName] : undefined;
+    if (!action) throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
+
+    const body = parseJsonBody(rawBody);
+    assertStorableStrings(body);
+    const input = parseActionInput(action.input, body);
+    const log = req.log.child({ action: actionName });
+    const result = await action.handle(
+      { db: deps.database.db, scope: deps.scope, now: clock(), caller: { accessKeyId: caller }, log },
+      input,
+    );
+    return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
+  });
+
+  return app;
+}
+
+function parseJsonBody(raw: string): unknown {
+  if (raw.trim() === '') return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch (e) {
+    throw new ClientError(`The request body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ClientError('The request body must be a JSON object.');
+  }
+  return body;
+}
+
+function splitUrl(url: string): [string, Record<string, string | string[]>] {
+  const idx = url.indexOf('?');
+  if (idx === -1) return [url, {}];
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(url.slice(idx + 1))) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return [url.slice(0, idx), query];
+}

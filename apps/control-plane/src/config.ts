@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Everything the control plane reads from its environment, validated once at start-up. */
+const ConfigSchema = z.object({
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (postgres://user:pass@host:port/db)'),
+  REDIS_URL: z.string().min(1, 'REDIS_URL is required (redis://host:port)'),
+  BOSUN_LISTEN_HOST: z.string().default('127.0.0.1'),
+  BOSUN_PORT: z.coerce.number().int().min(0).max(65535).default(7700),
+  /** The URL clients use; written into .bosun/env. Defaults to http://LISTEN_HOST:PORT. */
+  BOSUN_PUBLIC_URL: z.string().url().optional(),
+  BOSUN_STATE_DIR: z.string().default('.bosun'),
+  /** 64 hex chars; when unset the key lives in STATE_DIR/master.key. */
+  BOSUN_MASTER_KEY: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/i, 'BOSUN_MASTER_KEY must be 64 hex characters')
+    .optional(),
+  BOSUN_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'BOSUN_REGION must be lowercase letters, digits and hyphens')
+    .default('local'),
+  BOSUN_ACCOUNT_ID: z
+    .string()
+    .regex(/^[0-9]{12}$/, 'BOSUN_ACCOUNT_ID must be 12 digits')
+    .default('000000000000'),
+  BOSUN_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  listenHost: string;
+  port: number;
+  publicUrl: string | undefined;
+  stateDir: string;
+  masterKeyHex: string | undefined;
+  region: string;
+  accountId: string;
+  bodyLimitBytes: number;
+  logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.DATABASE_URL,
+    redisUrl: c.REDIS_URL,
+    listenHost: c.BOSUN_LISTEN_HOST,
+    port: c.BOSUN_PORT,
+    publicUrl: c.BOSUN_PUBLIC_URL,
+    stateDir: resolve(c.BOSUN_STATE_DIR),
+    masterKeyHex: c.BOSUN_MASTER_KEY,
+    region: c.BOSUN_REGION,
+    accountId: c.BOSUN_ACCOUNT_ID,
+    bodyLimitBytes: c.BOSUN_BODY_LIMIT_BYTES,
+    logLevel: c.BOSUN_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,118 @@
+import {
+  type ArnScope,
+  ClusterNotFoundError,
+  InvalidParameterError,
+  LimitExceededError,
+  parseArn,
+  parseTags,
+  ResourceNotFoundError,
+  Tag,
+} from '@bosun/model';
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Tx } from '../db/client.ts';
+import { clusters, containerInstances, services, taskDefinitions, tasks } from '../db/schema/index.ts';
+import { listTags, putTags, removeTags } from '../repositories/tags.ts';
+import { defineAction } from './action.ts';
+
+const resourceArn = z.string().min(1).max(2048);
+const MAX_TAGS = 50;
+
+/**
+ * Checks that a taggable resource exists. Locks the cluster row when the ARN names a cluster so a
+ * concurrent DeleteCluster cannot interleave.
+ */
+async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<void> {
+  const parsed = parseArn(arn);
+  if (!parsed || parsed.region !== scope.region || parsed.accountId !== scope.accountId) {
+    throw new InvalidParameterError(`Invalid resource ARN '${arn}' for region ${scope.region}, account ${scope.accountId}.`);
+  }
+  const [a, b] = parsed.parts;
+  let exists = false;
+  switch (parsed.kind) {
+    case 'cluster': {
+      const [row] = await tx.select().from(clusters).where(eq(clusters.name, a ?? '')).for('update');
+      if (!row || row.status !== 'ACTIVE') throw new ClusterNotFoundError();
+      return;
+    }
+    case 'task-definition': {
+      const idx = (a ?? '').lastIndexOf(':');
+      const family = (a ?? '').slice(0, idx);
+      const revision = Number((a ?? '').slice(idx + 1));
+      if (idx > 0 && Number.isInteger(revision)) {
+        const rows = await tx
+          .select({ n: sql`1` })
+          .from(taskDefinitions)
+          .where(and(eq(taskDefinitions.family, family), eq(taskDefinitions.revision, revision)));
+        exists = rows.length > 0;
+      }
+      break;
+    }
+    case 'service': {
+      const rows = await tx
+        .select({ n: sql`1` })
+        .from(services)
+        .innerJoin(clusters, eq(services.clusterId, clusters.id))
+        .where(and(eq(clusters.name, a ?? ''), eq(services.name, b ?? '')));
+      exists = rows.length > 0;
+      break;
+    }
+    case 'task': {
+      const rows = await tx.select({ n: sql`1` }).from(tasks).where(eq(tasks.id, b ?? ''));
+      exists = rows.length > 0;
+      break;
+    }
+    case 'container-instance': {
+      const id = b ?? '';
+      if (/^[0-9a-f-]{36}$/.test(id)) {
+        const rows = await tx.select({ n: sql`1` }).from(containerInstances).where(eq(containerInstances.id, id));
+        exists = rows.length > 0;
+      }
+      break;
+    }
+    default:
+      throw new InvalidParameterError(`Resources of type '${parsed.kind}' cannot be tagged.`);
+  }
+  if (!exists) throw new ResourceNotFoundError(`The specified resource '${arn}' was not found.`);
+}
+
+export const TagResource = defineAction(
+  'Adds or overwrites tags on a resource (at most 50 per resource).',
+  z.object({ resourceArn, tags: z.array(Tag) }),
+  async (ctx, input) => {
+    const tags = parseTags(input.tags);
+    await ctx.db.transaction(async (tx) => {
+      await requireResource(tx, ctx.scope, input.resourceArn);
+      await putTags(tx, input.resourceArn, tags);
+      const count = (await listTags(tx, input.resourceArn)).length;
+      // Checked after the write inside the transaction, so overwrites of existing keys count right.
+      if (count > MAX_TAGS) {
+        throw new LimitExceededError(`A resource can have at most ${MAX_TAGS} tags; this request would leave ${count}.`);
+      }
+    });
+    return {};
+  },
+);
+
+export const UntagResource = defineAction(
+  'Removes tags by key; keys that are not there are ignored.',
+  z.object({ resourceArn, tagKeys: z.array(z.string().min(1).max(128)).max(50) }),
+  async (ctx, input) => {
+    await ctx.db.transaction(async (tx) => {
+      await requireResource(tx, ctx.scope, input.resourceArn);
+      await removeTags(tx, input.resourceArn, input.tagKeys);
+    });
+    return {};
+  },
+);
+
+export const ListTagsForResource = defineAction(
+  "Lists a resource's tags.",
+  z.object({ resourceArn }),
+  async (ctx, input) => {
+    return ctx.db.transaction(async (tx) => {
+      await requireResource(tx, ctx.scope, input.resourceArn);
+      return { tags: await listTags(tx, input.resourceArn) };
+    });
+  },
+);

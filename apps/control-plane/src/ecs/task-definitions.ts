@@ -1,0 +1,192 @@
+import {
+  type ArnScope,
+  arns,
+  ClientError,
+  InvalidParameterError,
+  parseArn,
+  parseRegisterTaskDefinition,
+  parseTaskDefinitionRef,
+  RegisterTaskDefinitionInput,
+} from '@bosun/model';
+import { parseClusterQuery } from '@bosun/scheduler';
+import { and, asc, desc, eq, gt, like, lt, or, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { taskDefinitions } from '../db/schema/index.ts';
+import { findTaskDefinition, insertNextRevision, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
+import { listTags, putTags } from '../repositories/tags.ts';
+import { type ActionContext, defineAction } from './action.ts';
+import { decodeToken, maxResults, nextToken, page } from './pagination.ts';
+import { epochSeconds } from './shapes.ts';
+
+const taskDefinitionRef = z.string().min(1).max(2048);
+const IncludeTags = z.array(z.literal('TAGS')).optional();
+
+export function describeTaskDefinition(scope: ArnScope, row: TaskDefinitionRow) {
+  return {
+    taskDefinitionArn: arns.taskDefinition(scope, row.family, row.revision),
+    ...row.spec,
+    revision: row.revision,
+    status: row.status,
+    compatibilities: ['EC2', 'EXTERNAL'],
+    registeredAt: epochSeconds(row.registeredAt),
+    ...(row.registeredBy ? { registeredBy: row.registeredBy } : {}),
+    ...(row.deregisteredAt ? { deregisteredAt: epochSeconds(row.deregisteredAt) } : {}),
+  };
+}
+
+/** A reference the caller gave, or ClientException as ECS words it. */
+function parseRef(scope: ArnScope, ref: string) {
+  if (ref.startsWith('arn:')) {
+    const arn = parseArn(ref);
+    if (!arn || arn.region !== scope.region || arn.accountId !== scope.accountId) {
+      throw new ClientError('Unable to describe task definition.');
+    }
+  }
+  const parsed = parseTaskDefinitionRef(ref);
+  if (!parsed) throw new InvalidParameterError(`Invalid task definition reference '${ref}': use family, family:revision or an ARN.`);
+  return parsed;
+}
+
+export const RegisterTaskDefinition = defineAction(
+  'Registers the next revision of a task definition family.',
+  RegisterTaskDefinitionInput,
+  async (ctx, input) => {
+    const { spec, tags } = parseRegisterTaskDefinition(input);
+    // Parse constraint expressions now, so a typo fails at registration rather than at placement.
+    spec.placementConstraints.forEach((c, i) => {
+      const parsed = parseClusterQuery(c.expression ?? '');
+      if (!parsed.ok) {
+        throw new InvalidParameterError(
+          `placementConstraints[${i}].expression: ${parsed.error.message} (position ${parsed.error.position}).`,
+        );
+      }
+    });
+    const row = await ctx.db.transaction(async (tx) => {
+      const inserted = await insertNextRevision(tx, spec, registeredBy(ctx), ctx.now);
+      await putTags(tx, arns.taskDefinition(ctx.scope, inserted.family, inserted.revision), tags);
+      return inserted;
+    });
+    return { taskDefinition: describeTaskDefinition(ctx.scope, row), tags };
+  },
+);
+
+function registeredBy(ctx: ActionContext): string {
+  return `arn:aws:iam::${ctx.scope.accountId}:user/${ctx.caller.accessKeyId}`;
+}
+
+export const DescribeTaskDefinition = defineAction(
+  'Describes a task definition by family (latest ACTIVE revision), family:revision or ARN.',
+  z.object({ taskDefinition: taskDefinitionRef, include: IncludeTags }),
+  async (ctx, input) => {
+    const row = await findTaskDefinition(ctx.db, parseRef(ctx.scope, input.taskDefinition));
+    if (!row) throw new ClientError('Unable to describe task definition.');
+    const arn = arns.taskDefinition(ctx.scope, row.family, row.revision);
+    return {
+      taskDefinition: describeTaskDefinition(ctx.scope, row),
+      ...(input.include?.includes('TAGS') ? { tags: await listTags(ctx.db, arn) } : {}),
+    };
+  },
+);
+
+export const DeregisterTaskDefinition = defineAction(
+  'Marks one revision INACTIVE: running tasks keep it, new tasks cannot use it.',
+  z.object({ taskDefinition: taskDefinitionRef }),
+  async (ctx, input) => {
+    const ref = parseRef(ctx.scope, input.taskDefinition);
+    if (ref.revision === undefined) {
+      throw new ClientError('A revision must be specified: use family:revision or the full ARN.');
+    }
+    const [updated] = await ctx.db
+      .update(taskDefinitions)
+      .set({ status: 'INACTIVE', deregisteredAt: ctx.now })
+      .where(
+        and(
+          eq(taskDefinitions.family, ref.family),
+          eq(taskDefinitions.revision, ref.revision),
+          eq(taskDefinitions.status, 'ACTIVE'),
+        ),
+      )
+      .returning();
+    const row = updated ?? (await findTaskDefinition(ctx.db, ref));
+    if (!row) throw new ClientError('The specified task definition does not exist.');
+    return { taskDefinition: describeTaskDefinition(ctx.scope, row) };
+  },
+);
+
+export const ListTaskDefinitions = defineAction(
+  'Lists task definition ARNs; familyPrefix is the exact family, as in ECS.',
+  z.object({
+    familyPrefix: z.string().min(1).max(255).optional(),
+    status: z.enum(['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS']).optional(),
+    sort: z.enum(['ASC', 'DESC']).optional(),
+    maxResults,
+    nextToken,
+  }),
+  async (ctx, input) => {
+    const limit = input.maxResults ?? 100;
+    const descending = input.sort === 'DESC';
+    const after = decodeToken(input.nextToken, ['string', 'number']);
+    const [fam, rev] = after ?? [];
+    const past = descending ? lt : gt;
+    const rows = await ctx.db
+      .select({ family: taskDefinitions.family, revision: taskDefinitions.revision })
+      .from(taskDefinitions)
+      .where(
+        and(
+          eq(taskDefinitions.status, input.status ?? 'ACTIVE'),
+          input.familyPrefix ? eq(taskDefinitions.family, input.familyPrefix) : undefined,
+          after
+            ? or(
+                past(taskDefinitions.family, String(fam)),
+                and(eq(taskDefinitions.family, String(fam)), past(taskDefinitions.revision, Number(rev))),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(
+        descending ? desc(taskDefinitions.family) : asc(taskDefinitions.family),
+        descending ? desc(taskDefinitions.revision) : asc(taskDefinitions.revision),
+      )
+      .limit(limit + 1);
+    const { items, nextToken: token } = page(rows, limit, (r) => [r.family, r.revision]);
+    return {
+      taskDefinitionArns: items.map((r) => arns.taskDefinition(ctx.scope, r.family, r.revision)),
+      ...(token ? { nextToken: token } : {}),
+    };
+  },
+);
+
+export const ListTaskDefinitionFamilies = defineAction(
+  'Lists families; a family is ACTIVE while any of its revisions is.',
+  z.object({
+    familyPrefix: z.string().min(1).max(255).optional(),
+    status: z.enum(['ACTIVE', 'INACTIVE', 'ALL']).optional(),
+    maxResults,
+    nextToken,
+  }),
+  async (ctx, input) => {
+    const limit = input.maxResults ?? 100;
+    const after = decodeToken(input.nextToken, ['string']);
+    const status = input.status ?? 'ACTIVE';
+    const anyActive = sql<boolean>`bool_or(${taskDefinitions.status} = 'ACTIVE')`;
+    const rows = await ctx.db
+      .select({ family: taskDefinitions.family })
+      .from(taskDefinitions)
+      .where(
+        and(
+          input.familyPrefix ? like(taskDefinitions.family, `${escapeLike(input.familyPrefix)}%`) : undefined,
+          after ? gt(taskDefinitions.family, String(after[0])) : undefined,
+        ),
+      )
+      .groupBy(taskDefinitions.family)
+      .having(status === 'ACTIVE' ? anyActive : status === 'INACTIVE' ? sql`not ${anyActive}` : undefined)
+      .orderBy(asc(taskDefinitions.family))
+      .limit(limit + 1);
+    const { items, nextToken: token } = page(rows, limit, (r) => [r.family]);
+    return { families: items.map((r) => r.family), ...(token ? { nextToken: token } : {}) };
+  },
+);
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,51 @@
+import { BosunError, type EcsErrorCode } from '@bosun/model';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+const AUTH_CODES = new Set<EcsErrorCode>([
+  'MissingAuthenticationTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'AccessDeniedException',
+]);
+
+export function httpStatusFor(code: EcsErrorCode): number {
+  if (code === 'ServerException') return 500;
+  if (AUTH_CODES.has(code)) return 403;
+  if (code === 'UnknownOperationException') return 400;
+  return 400;
+}
+
+/**
+ * The one place that turns errors into ECS error responses. Anything the client caused is a 4xx
+ * with an ECS `__type`; only faults on bosun's side become ServerException.
+ */
+export function ecsErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  let code: EcsErrorCode;
+  let message: string;
+  if (error instanceof BosunError) {
+    code = error.code;
+    message = error.message;
+  } else if ('statusCode' in error && typeof error.statusCode === 'number' && error.statusCode < 500) {
+    // fastify's own client errors: body too large, bad content length, aborted request…
+    code = 'ClientException';
+    message =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `Request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'the configured'} bytes.`
+        : error.message;
+  } else {
+    code = 'ServerException';
+    message = 'bosun hit an internal error; the request may be retried.';
+  }
+  const status = httpStatusFor(code);
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ code, message }, 'request rejected');
+  return sendEcsError(reply, code, message);
+}
+
+export function sendEcsError(reply: FastifyReply, code: EcsErrorCode, message: string) {
+  return reply
+    .status(httpStatusFor(code))
+    .header('content-type', 'application/x-amz-json-1.1')
+    .header('x-amzn-ErrorType', code)
+    .send(JSON.stringify({ __type: code, message }));
+}

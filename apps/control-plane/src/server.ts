@@ -1,0 +1,51 @@
+import { Redis } from 'ioredis';
+import { buildApp } from './app.ts';
+import { AccessKeyStore, ensureAdminKey } from './auth/access-keys.ts';
+import { SecretBox } from './auth/secret-box.ts';
+import { loadConfig } from './config.ts';
+import { connectDatabase } from './db/client.ts';
+import { applyMigrations } from './db/migrate.ts';
+import { ensureDefaultCluster } from './repositories/bootstrap.ts';
+import { loadMasterKey, writeClientEnv } from './state-dir.ts';
+
+/** Start-up: config → migrations → keys → app → listen; shutdown closes in reverse. */
+async function main() {
+  const config = loadConfig();
+  await applyMigrations(config.databaseUrl);
+  const database = connectDatabase(config.databaseUrl);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  const box = new SecretBox(await loadMasterKey(config.stateDir, config.masterKeyHex));
+  const adminKey = await ensureAdminKey(database.db, box);
+  await ensureDefaultCluster(database.db);
+
+  const app = buildApp({
+    database,
+    redis,
+    keys: new AccessKeyStore(database.db, box),
+    scope: { region: config.region, accountId: config.accountId },
+    bodyLimitBytes: config.bodyLimitBytes,
+    logLevel: config.logLevel,
+  });
+  const address = await app.listen({ host: config.listenHost, port: config.port });
+  const endpoint = config.publicUrl ?? address.replace('0.0.0.0', '127.0.0.1');
+  const envFile = await writeClientEnv(config.stateDir, adminKey, { region: config.region, endpoint });
+  app.log.info({ endpoint, envFile, accessKeyId: adminKey.accessKeyId }, 'bosun control plane ready');
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    await app.close();
+    redis.disconnect();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});

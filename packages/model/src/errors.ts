@@ -1,0 +1,123 @@
+/**
+ * One error hierarchy for all of bosun. Each error carries the ECS error code the API reports
+ * (`__type`), and whether retrying the same call could succeed. Only the control plane's error
+ * handler knows how these become HTTP responses.
+ */
+export type EcsErrorCode =
+  | 'ClientException'
+  | 'InvalidParameterException'
+  | 'ServerException'
+  | 'ClusterNotFoundException'
+  | 'ServiceNotFoundException'
+  | 'ServiceNotActiveException'
+  | 'ClusterContainsContainerInstancesException'
+  | 'ClusterContainsServicesException'
+  | 'ClusterContainsTasksException'
+  | 'AccessDeniedException'
+  | 'LimitExceededException'
+  | 'ResourceInUseException'
+  | 'ResourceNotFoundException'
+  | 'UpdateInProgressException'
+  | 'UnsupportedFeatureException'
+  | 'AttributeLimitExceededException'
+  | 'TargetNotFoundException'
+  // AWS-wide authentication errors; the SDKs and the CLI know these names.
+  | 'MissingAuthenticationTokenException'
+  | 'UnrecognizedClientException'
+  | 'InvalidSignatureException'
+  | 'UnknownOperationException';
+
+export class BosunError extends Error {
+  readonly code: EcsErrorCode;
+  readonly retryable: boolean;
+  constructor(code: EcsErrorCode, message: string, options?: { retryable?: boolean; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = code;
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** The request itself is wrong in a way ECS reports as a client error. */
+export class ClientError extends BosunError {
+  constructor(message: string) {
+    super('ClientException', message);
+  }
+}
+
+/** A parameter has a wrong value or shape. */
+export class InvalidParameterError extends BosunError {
+  constructor(message: string) {
+    super('InvalidParameterException', message);
+  }
+}
+
+export class ClusterNotFoundError extends BosunError {
+  constructor(message = 'Cluster not found.') {
+    super('ClusterNotFoundException', message);
+  }
+}
+
+export class ResourceNotFoundError extends BosunError {
+  constructor(message: string) {
+    super('ResourceNotFoundException', message);
+  }
+}
+
+export class ResourceInUseError extends BosunError {
+  constructor(message: string) {
+    super('ResourceInUseException', message);
+  }
+}
+
+export class LimitExceededError extends BosunError {
+  constructor(message: string) {
+    super('LimitExceededException', message);
+  }
+}
+
+/** The cluster still holds something that must go first. */
+export class ClusterNotEmptyError extends BosunError {
+  constructor(
+    what:
+      | 'ClusterContainsContainerInstancesException'
+      | 'ClusterContainsServicesException'
+      | 'ClusterContainsTasksException',
+    message: string,
+  ) {
+    super(what, message);
+  }
+}
+
+export class UnsupportedFeatureError extends BosunError {
+  constructor(message: string) {
+    super('UnsupportedFeatureException', message);
+  }
+}
+
+export class AuthenticationError extends BosunError {
+  constructor(
+    code: 'MissingAuthenticationTokenException' | 'UnrecognizedClientException' | 'InvalidSignatureException',
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+export class UnknownOperationError extends BosunError {
+  constructor(action: string) {
+    super('UnknownOperationException', `Unknown operation ${JSON.stringify(action)}.`);
+  }
+}
+
+/** Something on bosun's side failed (database down, bug). Safe to retry. */
+export class ServerError extends BosunError {
+  constructor(message: string, cause?: unknown) {
+    super('ServerException', message, { retryable: true, cause });
+  }
+}
+
+/** Expected outcomes of pure code are values, not throws. */
+export type Result<T, E = string> = { ok: true; value: T } | { ok: false; error: E };
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const err = <E>(error: E): Result<never, E> => ({ ok: false, error });

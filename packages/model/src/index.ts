@@ -1,0 +1,3 @@
+export * from './errors.ts';
+export * from './arn.ts';
+export * from './status.ts';

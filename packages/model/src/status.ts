@@ -1,0 +1,23 @@
+/** Status enums, declared once and reused by the schema, the API and the scheduler. */
+export const CLUSTER_STATUSES = ['ACTIVE', 'PROVISIONING', 'DEPROVISIONING', 'FAILED', 'INACTIVE'] as const;
+export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+
+export const TASK_DEFINITION_STATUSES = ['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'] as const;
+export type TaskDefinitionStatus = (typeof TASK_DEFINITION_STATUSES)[number];
+
+/** Ordered: a task's lastStatus only ever moves to a later entry. */
+export const TASK_LAST_STATUSES = [
+  'PROVISIONING',
+  'PENDING',
+  'ACTIVATING',
+  'RUNNING',
+  'DEACTIVATING',
+  'STOPPING',
+  'DEPROVISIONING',
+  'STOPPED',
+] as const;
+export type TaskLastStatus = (typeof TASK_LAST_STATUSES)[number];
+export const TASK_DESIRED_STATUSES = ['RUNNING', 'STOPPED'] as const;
+export type TaskDesiredStatus = (typeof TASK_DESIRED_STATUSES)[number];
+
+export const taskStatusRank = (s: TaskLastStatus): number => TASK_LAST_STATUSES.indexOf(s);
