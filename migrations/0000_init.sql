@@ -21,7 +21,27 @@ CREATE TABLE "container_instances" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"cluster_id" uuid NOT NULL,
 	"status" text NOT NULL,
-	"registered_at" timestamp (3) with time zone DEFAULT now() NOT NULL
+	"hostname" text DEFAULT '' NOT NULL,
+	"registered_cpu" integer DEFAULT 0 NOT NULL,
+	"registered_memory" integer DEFAULT 0 NOT NULL,
+	"reserved_ports" text[] DEFAULT '{}'::text[] NOT NULL,
+	"attributes" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"version_info" jsonb,
+	"credential_hash" text,
+	"last_heartbeat_at" timestamp (3) with time zone,
+	"desired_version" bigint DEFAULT 0 NOT NULL,
+	"registered_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "join_tokens" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"cluster_id" uuid NOT NULL,
+	"token_hash" text NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone,
+	"revoked_at" timestamp (3) with time zone,
+	CONSTRAINT "join_tokens_token_hash_unique" UNIQUE("token_hash")
 );
 --> statement-breakpoint
 CREATE TABLE "services" (
@@ -59,16 +79,23 @@ CREATE TABLE "task_definitions" (
 CREATE TABLE "tasks" (
 	"id" text PRIMARY KEY NOT NULL,
 	"cluster_id" uuid NOT NULL,
+	"container_instance_id" uuid,
 	"last_status" text NOT NULL,
 	"desired_status" text NOT NULL,
+	"reserved_cpu" integer DEFAULT 0 NOT NULL,
+	"reserved_memory" integer DEFAULT 0 NOT NULL,
+	"reserved_ports" text[] DEFAULT '{}' NOT NULL,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "container_instances" ADD CONSTRAINT "container_instances_cluster_id_clusters_id_fk" FOREIGN KEY ("cluster_id") REFERENCES "public"."clusters"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "join_tokens" ADD CONSTRAINT "join_tokens_cluster_id_clusters_id_fk" FOREIGN KEY ("cluster_id") REFERENCES "public"."clusters"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "services" ADD CONSTRAINT "services_cluster_id_clusters_id_fk" FOREIGN KEY ("cluster_id") REFERENCES "public"."clusters"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_definitions" ADD CONSTRAINT "task_definitions_family_task_definition_families_family_fk" FOREIGN KEY ("family") REFERENCES "public"."task_definition_families"("family") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_cluster_id_clusters_id_fk" FOREIGN KEY ("cluster_id") REFERENCES "public"."clusters"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_container_instance_id_container_instances_id_fk" FOREIGN KEY ("container_instance_id") REFERENCES "public"."container_instances"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "container_instances_cluster_status" ON "container_instances" USING btree ("cluster_id","status");--> statement-breakpoint
 CREATE INDEX "services_cluster_status" ON "services" USING btree ("cluster_id","status");--> statement-breakpoint
 CREATE INDEX "task_definitions_status_family_revision" ON "task_definitions" USING btree ("status","family","revision");--> statement-breakpoint
-CREATE INDEX "tasks_cluster_desired" ON "tasks" USING btree ("cluster_id","desired_status");
+CREATE INDEX "tasks_cluster_desired" ON "tasks" USING btree ("cluster_id","desired_status");--> statement-breakpoint
+CREATE INDEX "tasks_instance_last" ON "tasks" USING btree ("container_instance_id","last_status");

@@ -7,7 +7,9 @@ import type { AccessKeyStore } from './auth/access-keys.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import type { Database } from './db/client.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
-import { actions, ECS_TARGET_PREFIX } from './ecs/index.ts';
+import { actionsByTarget } from './ecs/index.ts';
+import { registerAgentApi } from './agent-api.ts';
+import type { ControlPlaneSettings } from './ecs/action.ts';
 import { ecsErrorHandler, sendEcsError } from './http-errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
@@ -17,6 +19,7 @@ export interface AppDeps {
   keys: AccessKeyStore;
   scope: ArnScope;
   bodyLimitBytes: number;
+  settings: ControlPlaneSettings;
   logLevel?: string;
   /** Injected in tests to check signature expiry. */
   clock?: () => Date;
@@ -69,23 +72,22 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     );
 
     const target = req.headers['x-amz-target'];
-    const actionName =
-      typeof target === 'string' && target.startsWith(`${ECS_TARGET_PREFIX}.`)
-        ? target.slice(ECS_TARGET_PREFIX.length + 1)
-        : undefined;
-    const action = actionName !== undefined && Object.hasOwn(actions, actionName) ? actions[actionName] : undefined;
+    const action = typeof target === 'string' ? actionsByTarget.get(target) : undefined;
     if (!action) throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
+    const actionName = (target as string).slice((target as string).indexOf('.') + 1);
 
     const body = parseJsonBody(rawBody);
     assertStorableStrings(body);
     const input = parseActionInput(action.input, body);
     const log = req.log.child({ action: actionName });
     const result = await action.handle(
-      { db: deps.database.db, scope: deps.scope, now: clock(), caller: { accessKeyId: caller }, log },
+      { db: deps.database.db, scope: deps.scope, now: clock(), caller: { accessKeyId: caller }, log, settings: deps.settings },
       input,
     );
     return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
   });
+
+  registerAgentApi(app, { db: deps.database.db, scope: deps.scope, settings: deps.settings, clock });
 
   return app;
 }

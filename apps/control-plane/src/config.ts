@@ -28,6 +28,8 @@ const ConfigSchema = z.object({
     .int()
     .min(1024)
     .default(1024 * 1024),
+  BOSUN_AGENT_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(10),
+  BOSUN_HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(600).default(2),
   BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -42,6 +44,8 @@ export interface Config {
   region: string;
   accountId: string;
   bodyLimitBytes: number;
+  agentTimeoutMs: number;
+  heartbeatIntervalMs: number;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
 }
 
@@ -63,6 +67,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: c.BOSUN_REGION,
     accountId: c.BOSUN_ACCOUNT_ID,
     bodyLimitBytes: c.BOSUN_BODY_LIMIT_BYTES,
+    agentTimeoutMs: c.BOSUN_AGENT_TIMEOUT_SECONDS * 1000,
+    heartbeatIntervalMs: c.BOSUN_HEARTBEAT_INTERVAL_SECONDS * 1000,
     logLevel: c.BOSUN_LOG_LEVEL,
   };
 }

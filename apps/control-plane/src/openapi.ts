@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actions, ECS_TARGET_PREFIX } from './ecs/index.ts';
+import { actionsByTarget } from './ecs/index.ts';
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests. awsJson1_1
@@ -8,7 +8,8 @@ import { actions, ECS_TARGET_PREFIX } from './ecs/index.ts';
  */
 export function buildOpenApiDocument(version: string) {
   const paths: Record<string, unknown> = {};
-  for (const [name, action] of Object.entries(actions)) {
+  for (const [target, action] of actionsByTarget) {
+    const name = target.slice(target.indexOf('.') + 1);
     paths[`/#${name}`] = {
       post: {
         operationId: name,
@@ -18,7 +19,7 @@ export function buildOpenApiDocument(version: string) {
             name: 'X-Amz-Target',
             in: 'header',
             required: true,
-            schema: { type: 'string', const: `${ECS_TARGET_PREFIX}.${name}` },
+            schema: { type: 'string', const: target },
           },
         ],
         requestBody: {

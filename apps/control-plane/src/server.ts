@@ -24,6 +24,7 @@ async function main() {
     keys: new AccessKeyStore(database.db, box),
     scope: { region: config.region, accountId: config.accountId },
     bodyLimitBytes: config.bodyLimitBytes,
+    settings: { agentTimeoutMs: config.agentTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs },
     logLevel: config.logLevel,
   });
   const address = await app.listen({ host: config.listenHost, port: config.port });

@@ -64,6 +64,7 @@ export async function startControlPlane(options: { bodyLimitBytes?: number } = {
     keys: new AccessKeyStore(database.db, box),
     scope: { region: REGION, accountId: ACCOUNT },
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    settings: { agentTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 },
     logLevel: 'silent',
     clock: () => clock(),
   });

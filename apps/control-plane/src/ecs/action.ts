@@ -10,6 +10,15 @@ export interface ActionContext {
   now: Date;
   caller: { accessKeyId: string };
   log: FastifyBaseLogger;
+  settings: ControlPlaneSettings;
+}
+
+/** Tunables that decisions depend on, from config. */
+export interface ControlPlaneSettings {
+  /** An agent silent for longer than this is shown agentConnected: false. */
+  agentTimeoutMs: number;
+  /** How often agents are told to heartbeat. */
+  heartbeatIntervalMs: number;
 }
 
 export interface Action<S extends z.ZodType = z.ZodType> {

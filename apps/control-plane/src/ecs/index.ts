@@ -1,4 +1,5 @@
 import type { Action } from './action.ts';
+import { CreateJoinToken, DescribeContainerInstances, ListContainerInstances } from './container-instances.ts';
 import { CreateCluster, DeleteCluster, DescribeClusters, ListClusters } from './clusters.ts';
 import { ListTagsForResource, TagResource, UntagResource } from './tags.ts';
 import {
@@ -10,6 +11,8 @@ import {
 } from './task-definitions.ts';
 
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
+/** bosun's own operations (join tokens…) share the endpoint and SigV4, under their own prefix. */
+export const BOSUN_TARGET_PREFIX = 'BosunV1';
 
 /** Every ECS action bosun serves, by its wire name. */
 export const actions: Readonly<Record<string, Action>> = {
@@ -25,4 +28,16 @@ export const actions: Readonly<Record<string, Action>> = {
   TagResource,
   UntagResource,
   ListTagsForResource,
+  ListContainerInstances,
+  DescribeContainerInstances,
 };
+
+export const bosunActions: Readonly<Record<string, Action>> = {
+  CreateJoinToken,
+};
+
+/** X-Amz-Target value → action. */
+export const actionsByTarget: ReadonlyMap<string, Action> = new Map([
+  ...Object.entries(actions).map(([name, a]) => [`${ECS_TARGET_PREFIX}.${name}`, a] as const),
+  ...Object.entries(bosunActions).map(([name, a]) => [`${BOSUN_TARGET_PREFIX}.${name}`, a] as const),
+]);

@@ -51,3 +51,10 @@ export function assertStorableStrings(value: unknown): void {
     }
   }
 }
+
+declare global {
+  interface String {
+    /** ES2024, present in Node 20; declared here because the ES2023 lib we target for Node 20 lacks it. */
+    isWellFormed(): boolean;
+  }
+}

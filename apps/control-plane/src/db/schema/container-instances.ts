@@ -1,8 +1,24 @@
 import { sql } from 'drizzle-orm';
-import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
 
-/** Docker hosts registered by their agents. The agent fills in the rest of the columns. */
+export interface InstanceAttribute {
+  name: string;
+  value?: string;
+}
+
+export interface VersionInfo {
+  agentVersion: string;
+  agentHash?: string;
+  dockerVersion: string;
+}
+
+export type ContainerInstanceStatus = 'REGISTERING' | 'ACTIVE' | 'DRAINING' | 'DEREGISTERING' | 'INACTIVE';
+
+/**
+ * Docker hosts registered by their agents. Remaining resources and agentConnected are not stored:
+ * they are derived from the tasks placed here and from lastHeartbeatAt, so they cannot drift.
+ */
 export const containerInstances = pgTable(
   'container_instances',
   {
@@ -10,8 +26,21 @@ export const containerInstances = pgTable(
     clusterId: uuid('cluster_id')
       .notNull()
       .references(() => clusters.id),
-    status: text('status').notNull(),
+    status: text('status').$type<ContainerInstanceStatus>().notNull(),
+    hostname: text('hostname').notNull().default(''),
+    registeredCpu: integer('registered_cpu').notNull().default(0),
+    registeredMemory: integer('registered_memory').notNull().default(0),
+    /** Host ports the instance reserves for itself, as 'tcp:22' / 'udp:53'. */
+    reservedPorts: text('reserved_ports').array().notNull().default(sql`'{}'::text[]`),
+    attributes: jsonb('attributes').$type<InstanceAttribute[]>().notNull().default(sql`'[]'::jsonb`),
+    versionInfo: jsonb('version_info').$type<VersionInfo>(),
+    /** sha256 of the agent's credential secret; the secret itself is random and never stored. */
+    credentialHash: text('credential_hash'),
+    lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true, precision: 3 }),
+    /** Bumped whenever what this instance should run changes; agents long-poll on it. */
+    desiredVersion: bigint('desired_version', { mode: 'number' }).notNull().default(0),
     registeredAt: timestamp('registered_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [index('container_instances_cluster_status').on(t.clusterId, t.status)],
 );

@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import { pino } from 'pino';
+import { loadAgentConfig } from './config.ts';
+import { ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
+import { type DockerInfo, describeHost } from './host.ts';
+import { StateStore } from './state-store.ts';
+
+/**
+ * The agent's outer loop: make sure this host is registered, then heartbeat. Losing the control
+ * plane never stops the agent; it keeps trying with a capped back-off.
+ */
+async function main() {
+  const config = loadAgentConfig();
+  const log = pino({ level: config.logLevel, base: { component: 'agent' } });
+  const docker = new Docker(); // honours DOCKER_HOST, else the local socket
+  const store = new StateStore(config.stateDir);
+  const client = new ControlPlaneClient(config.controlPlaneUrl);
+
+  const info = (await docker.info()) as DockerInfo;
+  const host = describeHost(info, config);
+
+  let state = await store.load();
+  if (!state) {
+    if (!config.joinToken) {
+      throw new Error(
+        `No agent state in ${config.stateDir} and no BOSUN_JOIN_TOKEN: create one on the control plane with ` +
+          '`scripts/bosun join-token --cluster NAME` and start the agent with BOSUN_JOIN_TOKEN set.',
+      );
+    }
+    const reg = await client.register({ ...host, joinToken: config.joinToken });
+    state = {
+      containerInstanceArn: reg.containerInstanceArn,
+      containerInstanceId: reg.containerInstanceId,
+      credential: reg.credential,
+      controlPlaneUrl: config.controlPlaneUrl,
+    };
+    await store.save(state);
+    log.info({ containerInstanceArn: reg.containerInstanceArn }, 'registered container instance');
+  } else {
+    log.info({ containerInstanceArn: state.containerInstanceArn }, 'resuming as registered container instance');
+  }
+  client.setCredential(state.credential);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    log.info({ signal }, 'agent stopping; running containers are left running');
+    stopping = true;
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  let failures = 0;
+  let intervalMs = 2000;
+  while (!stopping) {
+    try {
+      const beat = await client.heartbeat({ hostname: host.hostname, versionInfo: host.versionInfo });
+      intervalMs = beat.heartbeatIntervalSeconds * 1000;
+      if (failures > 0) log.info('control plane reachable again');
+      failures = 0;
+    } catch (e) {
+      failures++;
+      if (e instanceof ControlPlaneError && !e.retryable) {
+        log.error({ err: e.message }, 'control plane refused this agent');
+      } else if (failures === 1 || failures % 10 === 0) {
+        log.warn({ err: (e as Error).message, failures }, 'control plane unreachable; tasks keep running');
+      }
+    }
+    await sleep(failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** Math.min(failures, 4), 15_000));
+  }
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
