@@ -31,7 +31,10 @@ export class ControlPlaneClient {
   }
 
   heartbeat(body: HeartbeatRequest): Promise<{ status: string; heartbeatIntervalSeconds: number }> {
-    return this.#post('/agent/v1/heartbeat', body) as Promise<{ status: string; heartbeatIntervalSeconds: number }>;
+    return this.#post('/agent/v1/heartbeat', body) as Promise<{
+      status: string;
+      heartbeatIntervalSeconds: number;
+    }>;
   }
 
   async #post(path: string, body: unknown): Promise<unknown> {
@@ -52,7 +55,11 @@ export class ControlPlaneClient {
       // non-JSON errors are reported with their status below
     }
     if (!res.ok) {
-      throw new ControlPlaneError(res.status, String(json.__type ?? 'HttpError'), String(json.message ?? text.slice(0, 200)));
+      throw new ControlPlaneError(
+        res.status,
+        String(json.__type ?? 'HttpError'),
+        String(json.message ?? text.slice(0, 200)),
+      );
     }
     return json;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeHost, type DockerInfo } from './host.ts';
+import { type DockerInfo, describeHost } from './host.ts';
 
 const info: DockerInfo = {
   NCPU: 2,
@@ -9,12 +9,23 @@ const info: DockerInfo = {
   Architecture: 'x86_64',
   Name: 'host-a',
 };
-const base = { memoryReserveMiB: 256, reservedPorts: ['tcp:22'], zone: undefined, attributes: [], hostname: undefined };
+const base = {
+  memoryReserveMiB: 256,
+  reservedPorts: ['tcp:22'],
+  zone: undefined,
+  attributes: [],
+  hostname: undefined,
+};
 
 describe('describeHost', () => {
   it.each([
     ['2 cores → 2048 units, memory minus reserve', info, base, { cpu: 2048, memory: 3840 }],
-    ['8 cores, no reserve', { ...info, NCPU: 8 }, { ...base, memoryReserveMiB: 0 }, { cpu: 8192, memory: 4096 }],
+    [
+      '8 cores, no reserve',
+      { ...info, NCPU: 8 },
+      { ...base, memoryReserveMiB: 0 },
+      { cpu: 8192, memory: 4096 },
+    ],
     ['hostname override', info, { ...base, hostname: 'nas' }, { hostname: 'nas' }],
   ])('%s', (_name, i, c, expected) => {
     expect(describeHost(i, c)).toMatchObject(expected);
@@ -24,7 +35,10 @@ describe('describeHost', () => {
     const d = describeHost(info, {
       ...base,
       zone: 'rack-1',
-      attributes: [{ name: 'bosun.os-type', value: 'fake' }, { name: 'gpu', value: 'none' }],
+      attributes: [
+        { name: 'bosun.os-type', value: 'fake' },
+        { name: 'gpu', value: 'none' },
+      ],
     });
     expect(d.attributes).toEqual(
       expect.arrayContaining([

@@ -38,7 +38,10 @@ async function main() {
     await store.save(state);
     log.info({ containerInstanceArn: reg.containerInstanceArn }, 'registered container instance');
   } else {
-    log.info({ containerInstanceArn: state.containerInstanceArn }, 'resuming as registered container instance');
+    log.info(
+      { containerInstanceArn: state.containerInstanceArn },
+      'resuming as registered container instance',
+    );
   }
   client.setCredential(state.credential);
 

@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  type ArnScope,
   AuthenticationError,
   arns,
-  type ArnScope,
   ClientError,
   ClusterNotFoundError,
   HeartbeatRequest,
@@ -43,7 +43,11 @@ function parseBody(raw: unknown): unknown {
 async function authenticateAgent(db: Db, req: FastifyRequest) {
   const header = req.headers.authorization ?? '';
   const m = /^Bearer ([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,100})$/.exec(header);
-  if (!m) throw new AuthenticationError('MissingAuthenticationTokenException', 'Agent credential required (Bearer).');
+  if (!m)
+    throw new AuthenticationError(
+      'MissingAuthenticationTokenException',
+      'Agent credential required (Bearer).',
+    );
   const [, id, secret] = m as unknown as [string, string, string];
   const [row] = await db.select().from(containerInstances).where(eq(containerInstances.id, id));
   const expected = Buffer.from(row?.credentialHash ?? '', 'utf8');
@@ -68,10 +72,13 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
         .from(joinTokens)
         .where(and(eq(joinTokens.tokenHash, hashSecret(input.joinToken)), isNull(joinTokens.revokedAt)));
       if (!token || (token.expiresAt && token.expiresAt < now)) {
-        throw new AuthenticationError('UnrecognizedClientException', 'The join token is not valid or has expired.');
+        throw new AuthenticationError(
+          'UnrecognizedClientException',
+          'The join token is not valid or has expired.',
+        );
       }
       const [cluster] = await tx.select().from(clusters).where(eq(clusters.id, token.clusterId)).for('share');
-      if (!cluster || cluster.status !== 'ACTIVE') throw new ClusterNotFoundError();
+      if (cluster?.status !== 'ACTIVE') throw new ClusterNotFoundError();
       const [row] = await tx
         .insert(containerInstances)
         .values({
@@ -117,6 +124,9 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
         ...(input.versionInfo ? { versionInfo: input.versionInfo } : {}),
       })
       .where(eq(containerInstances.id, instance.id));
-    return reply.send({ status: instance.status, heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000 });
+    return reply.send({
+      status: instance.status,
+      heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
+    });
   });
 }

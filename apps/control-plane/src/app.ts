@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ArnScope } from '@bosun/model';
-import { UnknownOperationError, ClientError } from '@bosun/model';
+import { ClientError, UnknownOperationError } from '@bosun/model';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { registerAgentApi } from './agent-api.ts';
 import type { AccessKeyStore } from './auth/access-keys.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import type { Database } from './db/client.ts';
-import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
-import { actionsByTarget } from './ecs/index.ts';
-import { registerAgentApi } from './agent-api.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
+import { actionsByTarget } from './ecs/index.ts';
+import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
 import { ecsErrorHandler, sendEcsError } from './http-errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
@@ -45,8 +45,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(ecsErrorHandler);
   app.setNotFoundHandler((req, reply) =>
-    sendEcsError(reply, 'UnknownOperationException', `No such resource: ${req.method} ${req.url}. The ECS API is POST /.`),
+    sendEcsError(
+      reply,
+      'UnknownOperationException',
+      `No such resource: ${req.method} ${req.url}. The ECS API is POST /.`,
+      404,
+    ),
   );
+  // Set before the body is read, so even a request refused for its size carries an id.
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-amzn-RequestId', req.id);
+  });
 
   app.get('/healthz', async (_req, reply) => {
     await deps.database.sql`select 1`;
@@ -57,7 +66,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/openapi.json', async () => buildOpenApiDocument(VERSION));
 
   app.post('/', async (req, reply) => {
-    reply.header('x-amzn-RequestId', req.id);
     const rawBody = typeof req.body === 'string' ? req.body : '';
     const [path, query] = splitUrl(req.url);
     const caller = await verifySigV4(
@@ -73,7 +81,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
     const target = req.headers['x-amz-target'];
     const action = typeof target === 'string' ? actionsByTarget.get(target) : undefined;
-    if (!action) throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
+    if (!action)
+      throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
     const actionName = (target as string).slice((target as string).indexOf('.') + 1);
 
     const body = parseJsonBody(rawBody);
@@ -81,7 +90,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const input = parseActionInput(action.input, body);
     const log = req.log.child({ action: actionName });
     const result = await action.handle(
-      { db: deps.database.db, scope: deps.scope, now: clock(), caller: { accessKeyId: caller }, log, settings: deps.settings },
+      {
+        db: deps.database.db,
+        scope: deps.scope,
+        now: clock(),
+        caller: { accessKeyId: caller },
+        log,
+        settings: deps.settings,
+      },
       input,
     );
     return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));

@@ -19,7 +19,11 @@ function envFrom(file: string | undefined): Record<string, string | undefined> {
   return out;
 }
 
-async function call(env: Record<string, string | undefined>, action: string, body: object): Promise<Record<string, unknown>> {
+async function call(
+  env: Record<string, string | undefined>,
+  action: string,
+  body: object,
+): Promise<Record<string, unknown>> {
   const endpoint = env.AWS_ENDPOINT_URL_ECS ?? env.AWS_ENDPOINT_URL;
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
@@ -28,7 +32,12 @@ async function call(env: Record<string, string | undefined>, action: string, bod
     throw new Error('No bosun credentials: run `source .bosun/env` first, or pass --env .bosun/env');
   }
   const url = new URL(endpoint);
-  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service: 'ecs', sha256: Sha256 });
+  const signer = new SignatureV4({
+    credentials: { accessKeyId, secretAccessKey },
+    region,
+    service: 'ecs',
+    sha256: Sha256,
+  });
   const signed = await signer.sign(
     new HttpRequest({
       method: 'POST',
@@ -36,7 +45,11 @@ async function call(env: Record<string, string | undefined>, action: string, bod
       hostname: url.hostname,
       port: url.port ? Number(url.port) : undefined,
       path: '/',
-      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `BosunV1.${action}` },
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `BosunV1.${action}`,
+      },
       body: JSON.stringify(body),
     }),
   );

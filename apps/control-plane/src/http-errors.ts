@@ -42,9 +42,14 @@ export function ecsErrorHandler(error: FastifyError | Error, request: FastifyReq
   return sendEcsError(reply, code, message);
 }
 
-export function sendEcsError(reply: FastifyReply, code: EcsErrorCode, message: string) {
+export function sendEcsError(
+  reply: FastifyReply,
+  code: EcsErrorCode,
+  message: string,
+  status = httpStatusFor(code),
+) {
   return reply
-    .status(httpStatusFor(code))
+    .status(status)
     .header('content-type', 'application/x-amz-json-1.1')
     .header('x-amzn-ErrorType', code)
     .send(JSON.stringify({ __type: code, message }));

@@ -24,10 +24,17 @@ export function buildOpenApiDocument(version: string) {
         ],
         requestBody: {
           required: true,
-          content: { 'application/x-amz-json-1.1': { schema: z.toJSONSchema(action.input, { io: 'input', unrepresentable: 'any' }) } },
+          content: {
+            'application/x-amz-json-1.1': {
+              schema: z.toJSONSchema(action.input, { io: 'input', unrepresentable: 'any' }),
+            },
+          },
         },
         responses: {
-          '200': { description: 'Success', content: { 'application/x-amz-json-1.1': { schema: { type: 'object' } } } },
+          '200': {
+            description: 'Success',
+            content: { 'application/x-amz-json-1.1': { schema: { type: 'object' } } },
+          },
           '400': { description: 'An ECS client error: {"__type": "...Exception", "message": "..."}' },
           '403': { description: 'Missing or invalid SigV4 signature' },
           '500': { description: 'ServerException' },
@@ -41,7 +48,12 @@ export function buildOpenApiDocument(version: string) {
     info: { title: 'bosun ECS API', version },
     components: {
       securitySchemes: {
-        sigv4: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'AWS Signature Version 4, service "ecs"' },
+        sigv4: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: 'AWS Signature Version 4, service "ecs"',
+        },
       },
     },
     paths,

@@ -1,4 +1,4 @@
-import { ListClustersCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REGION, startControlPlane, type TestControlPlane } from './harness.ts';
 import { rawEcsCall, target } from './signed-fetch.ts';
@@ -58,7 +58,12 @@ describe('SigV4 authentication', () => {
       expect(res.body.__type).toBe('InvalidSignatureException');
       expect(res.body.message).toMatch(/Signature expired/);
     }
-    const fresh = await rawEcsCall(cp.endpoint, { target: list, body, key: cp.key, signingDate: new Date(Date.now() - 4 * 60_000) });
+    const fresh = await rawEcsCall(cp.endpoint, {
+      target: list,
+      body,
+      key: cp.key,
+      signingDate: new Date(Date.now() - 4 * 60_000),
+    });
     expect(fresh.status).toBe(200);
   });
 
@@ -83,12 +88,20 @@ describe('SigV4 authentication', () => {
         hostname: url.hostname,
         port: Number(url.port),
         path: '/',
-        headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target('CreateCluster') },
+        headers: {
+          host: url.host,
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': target('CreateCluster'),
+        },
         body: '{"clusterName":"signed"}',
       }),
     );
     const { host: _h, ...headers } = signed.headers;
-    const res2 = await fetch(`${cp.endpoint}/`, { method: 'POST', headers, body: '{"clusterName":"tampered"}' });
+    const res2 = await fetch(`${cp.endpoint}/`, {
+      method: 'POST',
+      headers,
+      body: '{"clusterName":"tampered"}',
+    });
     expect(res2.status).toBe(403);
     expect(((await res2.json()) as { __type: string }).__type).toBe('InvalidSignatureException');
   });
@@ -100,14 +113,18 @@ describe('SigV4 authentication', () => {
       credentials: cp.key,
       maxAttempts: 1,
     });
-    await expect(other.send(new ListClustersCommand({}))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
+    await expect(other.send(new ListClustersCommand({}))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+    });
     other.destroy();
   });
 
   it('serves health and the OpenAPI document without a signature', async () => {
     const health = await fetch(`${cp.endpoint}/healthz`);
     expect(health.status).toBe(200);
-    const doc = (await (await fetch(`${cp.endpoint}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const doc = (await (await fetch(`${cp.endpoint}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
     expect(Object.keys(doc.paths)).toContain('/#RegisterTaskDefinition');
     expect(JSON.stringify(doc.paths['/#RegisterTaskDefinition'])).toContain('containerDefinitions');
   });

@@ -50,7 +50,13 @@ afterAll(async () => {
 describe('a new user with the aws CLI', () => {
   it('finds the credentials and endpoint in the env file, readable only by its owner', () => {
     expect(Object.keys(server.clientEnv)).toEqual(
-      expect.arrayContaining(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_ENDPOINT_URL_ECS', 'AWS_ENDPOINT_URL']),
+      expect.arrayContaining([
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_REGION',
+        'AWS_ENDPOINT_URL_ECS',
+        'AWS_ENDPOINT_URL',
+      ]),
     );
     expect(statSync(join(stateDir, 'env')).mode & 0o077).toBe(0);
     expect(statSync(join(stateDir, 'master.key')).mode & 0o077).toBe(0);
@@ -64,13 +70,23 @@ describe('a new user with the aws CLI', () => {
     const list = await aws('list-clusters');
     expect(list.clusterArns).toContain('arn:aws:ecs:local:000000000000:cluster/demo');
     const described = await aws('describe-clusters', '--clusters', 'demo', 'nope');
-    expect(described.failures).toEqual([{ arn: 'arn:aws:ecs:local:000000000000:cluster/nope', reason: 'MISSING' }]);
+    expect(described.failures).toEqual([
+      { arn: 'arn:aws:ecs:local:000000000000:cluster/nope', reason: 'MISSING' },
+    ]);
   });
 
   it('registers the examples with --cli-input-json, describes, lists and deregisters them', async () => {
-    const web = await aws('register-task-definition', '--cli-input-json', `file://${REPO_ROOT}examples/web-server.json`);
+    const web = await aws(
+      'register-task-definition',
+      '--cli-input-json',
+      `file://${REPO_ROOT}examples/web-server.json`,
+    );
     expect(web.taskDefinition).toMatchObject({ family: 'web', revision: 1, status: 'ACTIVE' });
-    const two = await aws('register-task-definition', '--cli-input-json', `file://${REPO_ROOT}examples/two-containers.json`);
+    const two = await aws(
+      'register-task-definition',
+      '--cli-input-json',
+      `file://${REPO_ROOT}examples/two-containers.json`,
+    );
     expect(two.taskDefinition).toMatchObject({ family: 'app-with-migrations', revision: 1 });
 
     const described = await aws('describe-task-definition', '--task-definition', 'web', '--include', 'TAGS');
@@ -84,7 +100,9 @@ describe('a new user with the aws CLI', () => {
 
     const gone = await aws('deregister-task-definition', '--task-definition', 'web:1');
     expect((gone.taskDefinition as { status: string }).status).toBe('INACTIVE');
-    expect(await awsFails('describe-task-definition', '--task-definition', 'web')).toContain('ClientException');
+    expect(await awsFails('describe-task-definition', '--task-definition', 'web')).toContain(
+      'ClientException',
+    );
   });
 
   it('reports ECS errors by name', async () => {

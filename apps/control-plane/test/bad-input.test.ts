@@ -31,20 +31,65 @@ const cases: [string, string, string, string][] = [
   ['a JSON array body', 'CreateCluster', '[1,2]', 'ClientException'],
   ['a JSON string body', 'CreateCluster', '"hi"', 'ClientException'],
   ['wrong type', 'CreateCluster', '{"clusterName": 42}', 'InvalidParameterException'],
-  ['wrong type deep inside', 'RegisterTaskDefinition', '{"family":"f","containerDefinitions":[{"name":"a","image":"x","memory":"lots"}]}', 'InvalidParameterException'],
+  [
+    'wrong type deep inside',
+    'RegisterTaskDefinition',
+    '{"family":"f","containerDefinitions":[{"name":"a","image":"x","memory":"lots"}]}',
+    'InvalidParameterException',
+  ],
   ['missing required field', 'DeleteCluster', '{}', 'InvalidParameterException'],
   ['missing containerDefinitions', 'RegisterTaskDefinition', '{"family":"f"}', 'InvalidParameterException'],
   ['null where a list belongs', 'DescribeClusters', '{"clusters": null}', 'InvalidParameterException'],
   ['NUL in a name', 'CreateCluster', '{"clusterName": "a\\u0000b"}', 'InvalidParameterException'],
-  ['lone surrogate in a tag', 'CreateCluster', '{"clusterName":"ok","tags":[{"key":"k","value":"\\ud800"}]}', 'InvalidParameterException'],
-  ['right-to-left override in a name', 'CreateCluster', '{"clusterName": "abc\\u202Edef"}', 'InvalidParameterException'],
-  ['zero-width joiner in a family', 'RegisterTaskDefinition', '{"family":"a\\u200db","containerDefinitions":[{"name":"a","image":"x","memory":32}]}', 'ClientException|InvalidParameterException'],
+  [
+    'lone surrogate in a tag',
+    'CreateCluster',
+    '{"clusterName":"ok","tags":[{"key":"k","value":"\\ud800"}]}',
+    'InvalidParameterException',
+  ],
+  [
+    'right-to-left override in a name',
+    'CreateCluster',
+    '{"clusterName": "abc\\u202Edef"}',
+    'InvalidParameterException',
+  ],
+  [
+    'zero-width joiner in a family',
+    'RegisterTaskDefinition',
+    '{"family":"a\\u200db","containerDefinitions":[{"name":"a","image":"x","memory":32}]}',
+    'ClientException|InvalidParameterException',
+  ],
   ['very deep nesting', 'CreateCluster', deep(50_000), 'InvalidParameterException'],
   ['maxResults out of range', 'ListClusters', '{"maxResults": 1000}', 'InvalidParameterException'],
   ['garbage nextToken', 'ListClusters', '{"nextToken": "not-a-token"}', 'InvalidParameterException'],
-  ['too many clusters to describe', 'DescribeClusters', JSON.stringify({ clusters: Array.from({ length: 101 }, (_, i) => `c${i}`) }), 'InvalidParameterException'],
-  ['oversized body', 'CreateCluster', JSON.stringify({ clusterName: 'big', tags: [{ key: 'k', value: 'v'.repeat(300 * 1024) }] }), 'ClientException'],
-  ['oversized task definition', 'RegisterTaskDefinition', JSON.stringify({ family: 'huge', containerDefinitions: [{ name: 'a', image: 'x', memory: 32, environment: Array.from({ length: 1500 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(40) })) }] }), 'ClientException'],
+  [
+    'too many clusters to describe',
+    'DescribeClusters',
+    JSON.stringify({ clusters: Array.from({ length: 101 }, (_, i) => `c${i}`) }),
+    'InvalidParameterException',
+  ],
+  [
+    'oversized body',
+    'CreateCluster',
+    JSON.stringify({ clusterName: 'big', tags: [{ key: 'k', value: 'v'.repeat(300 * 1024) }] }),
+    'ClientException',
+  ],
+  [
+    'oversized task definition',
+    'RegisterTaskDefinition',
+    JSON.stringify({
+      family: 'huge',
+      containerDefinitions: [
+        {
+          name: 'a',
+          image: 'x',
+          memory: 32,
+          environment: Array.from({ length: 1500 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(40) })),
+        },
+      ],
+    }),
+    'ClientException',
+  ],
   ['unknown operation', 'LaunchRockets', '{}', 'UnknownOperationException'],
 ];
 
@@ -75,9 +120,15 @@ describe('bad input gets a clear ECS error, never a 5xx, and stores nothing', ()
   });
 
   it('unknown fields are ignored as AWS does, and valid unicode in tag values is kept', async () => {
-    const res = await call('CreateCluster', JSON.stringify({ clusterName: 'uni', surprise: true, tags: [{ key: 'note', value: 'größe 🚢 日本' }] }));
+    const res = await call(
+      'CreateCluster',
+      JSON.stringify({ clusterName: 'uni', surprise: true, tags: [{ key: 'note', value: 'größe 🚢 日本' }] }),
+    );
     expect(res.status).toBe(200);
-    const tags = await call('ListTagsForResource', JSON.stringify({ resourceArn: 'arn:aws:ecs:local:000000000000:cluster/uni' }));
+    const tags = await call(
+      'ListTagsForResource',
+      JSON.stringify({ resourceArn: 'arn:aws:ecs:local:000000000000:cluster/uni' }),
+    );
     expect(tags.body.tags).toEqual([{ key: 'note', value: 'größe 🚢 日本' }]);
   });
 

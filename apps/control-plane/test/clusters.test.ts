@@ -24,7 +24,11 @@ const arn = (name: string) => `arn:aws:ecs:local:000000000000:cluster/${name}`;
 describe('clusters through the AWS SDK', () => {
   it('has a default cluster from the first start', async () => {
     const out = await cp.ecs.send(new DescribeClustersCommand({}));
-    expect(out.clusters?.[0]).toMatchObject({ clusterName: 'default', status: 'ACTIVE', clusterArn: arn('default') });
+    expect(out.clusters?.[0]).toMatchObject({
+      clusterName: 'default',
+      status: 'ACTIVE',
+      clusterArn: arn('default'),
+    });
   });
 
   it('creates a cluster with tags and settings, and creating it again is a no-op', async () => {
@@ -50,7 +54,10 @@ describe('clusters through the AWS SDK', () => {
 
   it('describes by name and ARN, with MISSING failures for unknown clusters', async () => {
     const out = await cp.ecs.send(
-      new DescribeClustersCommand({ clusters: ['demo', arn('default'), 'nope'], include: ['TAGS', 'SETTINGS'] }),
+      new DescribeClustersCommand({
+        clusters: ['demo', arn('default'), 'nope'],
+        include: ['TAGS', 'SETTINGS'],
+      }),
     );
     expect(out.clusters?.map((c) => c.clusterName)).toEqual(['demo', 'default']);
     expect(out.clusters?.[0]?.tags).toEqual([{ key: 'team', value: 'infra' }]);
@@ -71,17 +78,29 @@ describe('clusters through the AWS SDK', () => {
   });
 
   it('tags, untags and rejects reserved or excess tags without changing anything', async () => {
-    await cp.ecs.send(new TagResourceCommand({ resourceArn: arn('p1'), tags: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] }));
+    await cp.ecs.send(
+      new TagResourceCommand({
+        resourceArn: arn('p1'),
+        tags: [
+          { key: 'a', value: '1' },
+          { key: 'b', value: '2' },
+        ],
+      }),
+    );
     await cp.ecs.send(new TagResourceCommand({ resourceArn: arn('p1'), tags: [{ key: 'a', value: 'one' }] }));
     await cp.ecs.send(new UntagResourceCommand({ resourceArn: arn('p1'), tagKeys: ['b', 'never-there'] }));
     const out = await cp.ecs.send(new ListTagsForResourceCommand({ resourceArn: arn('p1') }));
     expect(out.tags).toEqual([{ key: 'a', value: 'one' }]);
 
     await expect(
-      cp.ecs.send(new TagResourceCommand({ resourceArn: arn('p1'), tags: [{ key: 'aws:owner', value: 'x' }] })),
+      cp.ecs.send(
+        new TagResourceCommand({ resourceArn: arn('p1'), tags: [{ key: 'aws:owner', value: 'x' }] }),
+      ),
     ).rejects.toMatchObject({ name: 'InvalidParameterException' });
     const many = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
-    await expect(cp.ecs.send(new TagResourceCommand({ resourceArn: arn('p1'), tags: many }))).rejects.toMatchObject({
+    await expect(
+      cp.ecs.send(new TagResourceCommand({ resourceArn: arn('p1'), tags: many })),
+    ).rejects.toMatchObject({
       name: 'LimitExceededException',
     });
     const after = await cp.ecs.send(new ListTagsForResourceCommand({ resourceArn: arn('p1') }));
@@ -91,7 +110,11 @@ describe('clusters through the AWS SDK', () => {
       cp.ecs.send(new ListTagsForResourceCommand({ resourceArn: arn('ghost') })),
     ).rejects.toMatchObject({ name: 'ClusterNotFoundException' });
     await expect(
-      cp.ecs.send(new ListTagsForResourceCommand({ resourceArn: 'arn:aws:ecs:local:000000000000:task-definition/none:1' })),
+      cp.ecs.send(
+        new ListTagsForResourceCommand({
+          resourceArn: 'arn:aws:ecs:local:000000000000:task-definition/none:1',
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
@@ -102,7 +125,10 @@ describe('clusters through the AWS SDK', () => {
     expect(row && busy).toBeTruthy();
     const clusterId = busy?.id ?? '';
 
-    const [inst] = await cp.database.db.insert(containerInstances).values({ clusterId, status: 'ACTIVE' }).returning();
+    const [inst] = await cp.database.db
+      .insert(containerInstances)
+      .values({ clusterId, status: 'ACTIVE' })
+      .returning();
     await expect(cp.ecs.send(new DeleteClusterCommand({ cluster: 'busy' }))).rejects.toMatchObject({
       name: 'ClusterContainsContainerInstancesException',
     });
@@ -123,7 +149,8 @@ describe('clusters through the AWS SDK', () => {
     const still = await cp.ecs.send(new DescribeClustersCommand({ clusters: ['busy'] }));
     expect(still.clusters?.[0]).toMatchObject({ status: 'ACTIVE', runningTasksCount: 1 });
 
-    await cp.database.sql`update tasks set last_status = 'STOPPED', desired_status = 'STOPPED' where cluster_id = ${clusterId}`;
+    await cp.database
+      .sql`update tasks set last_status = 'STOPPED', desired_status = 'STOPPED' where cluster_id = ${clusterId}`;
     const deleted = await cp.ecs.send(new DeleteClusterCommand({ cluster: 'busy' }));
     expect(deleted.cluster?.status).toBe('INACTIVE');
   });

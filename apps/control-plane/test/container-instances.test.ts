@@ -1,4 +1,8 @@
-import { DeleteClusterCommand, DescribeContainerInstancesCommand, ListContainerInstancesCommand } from '@aws-sdk/client-ecs';
+import {
+  DeleteClusterCommand,
+  DescribeContainerInstancesCommand,
+  ListContainerInstancesCommand,
+} from '@aws-sdk/client-ecs';
 import type { RegisterInstanceRequest, RegisterInstanceResponse } from '@bosun/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type TestControlPlane } from './harness.ts';
@@ -39,7 +43,10 @@ const hostInfo = (token: string): RegisterInstanceRequest => ({
 async function agentPost(path: string, body: unknown, credential?: string) {
   const res = await fetch(`${cp.endpoint}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+    },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -52,11 +59,15 @@ describe('agents join with a token and get their own credential', () => {
     const res = await agentPost('/agent/v1/register', hostInfo(await joinToken()));
     expect(res.status).toBe(200);
     reg = res.body as unknown as RegisterInstanceResponse;
-    expect(reg.containerInstanceArn).toMatch(/^arn:aws:ecs:local:000000000000:container-instance\/default\/[0-9a-f-]{36}$/);
+    expect(reg.containerInstanceArn).toMatch(
+      /^arn:aws:ecs:local:000000000000:container-instance\/default\/[0-9a-f-]{36}$/,
+    );
 
     const list = await cp.ecs.send(new ListContainerInstancesCommand({}));
     expect(list.containerInstanceArns).toEqual([reg.containerInstanceArn]);
-    const out = await cp.ecs.send(new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceId, 'nope'] }));
+    const out = await cp.ecs.send(
+      new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceId, 'nope'] }),
+    );
     const ci = out.containerInstances?.[0];
     expect(ci).toMatchObject({
       status: 'ACTIVE',
@@ -75,7 +86,11 @@ describe('agents join with a token and get their own credential', () => {
     const ok = await agentPost('/agent/v1/heartbeat', {}, reg.credential);
     expect(ok.status).toBe(200);
     const token = await joinToken();
-    const asToken = await agentPost('/agent/v1/heartbeat', {}, `${reg.containerInstanceId}.${token.slice(4)}`);
+    const asToken = await agentPost(
+      '/agent/v1/heartbeat',
+      {},
+      `${reg.containerInstanceId}.${token.slice(4)}`,
+    );
     expect(asToken.status).toBe(403);
     expect(asToken.body.__type).toBe('UnrecognizedClientException');
     const none = await agentPost('/agent/v1/heartbeat', {});
@@ -85,7 +100,9 @@ describe('agents join with a token and get their own credential', () => {
   it('shows agentConnected false once heartbeats stop for longer than the timeout', async () => {
     cp.setClock(() => new Date(Date.now() + 11_000));
     try {
-      const out = await cp.ecs.send(new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceArn] }));
+      const out = await cp.ecs.send(
+        new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceArn] }),
+      );
       expect(out.containerInstances?.[0]?.agentConnected).toBe(false);
     } finally {
       cp.setClock(() => new Date());

@@ -3,7 +3,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { buildApp } from '../src/app.ts';
-import { AccessKeyStore, type AccessKey, ensureAdminKey } from '../src/auth/access-keys.ts';
+import { type AccessKey, AccessKeyStore, ensureAdminKey } from '../src/auth/access-keys.ts';
 import { SecretBox } from '../src/auth/secret-box.ts';
 import { connectDatabase, type Database } from '../src/db/client.ts';
 import { applyMigrations } from '../src/db/migrate.ts';
@@ -49,7 +49,9 @@ export interface TestControlPlane {
 }
 
 /** A real control plane on a random port, over a scratch database and the test Redis. */
-export async function startControlPlane(options: { bodyLimitBytes?: number } = {}): Promise<TestControlPlane> {
+export async function startControlPlane(
+  options: { bodyLimitBytes?: number } = {},
+): Promise<TestControlPlane> {
   const scratch = await createScratchDatabase();
   await applyMigrations(scratch.url);
   const database = connectDatabase(scratch.url, { max: 5 });

@@ -33,7 +33,15 @@ export async function rawEcsCall(
   if (opts.key) {
     const signer = new SignatureV4({ credentials: opts.key, region: REGION, service: 'ecs', sha256: Sha256 });
     const signed = await signer.sign(
-      new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body: opts.body }),
+      new HttpRequest({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/',
+        headers,
+        body: opts.body,
+      }),
       { signingDate: opts.signingDate ?? new Date() },
     );
     headers = signed.headers as Record<string, string>;

@@ -11,8 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 const example = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../../examples/${name}`, import.meta.url), 'utf8')) as RegisterTaskDefinitionCommandInput;
-const tdArn = (family: string, rev: number) => `arn:aws:ecs:local:000000000000:task-definition/${family}:${rev}`;
+  JSON.parse(
+    readFileSync(new URL(`../../../examples/${name}`, import.meta.url), 'utf8'),
+  ) as RegisterTaskDefinitionCommandInput;
+const tdArn = (family: string, rev: number) =>
+  `arn:aws:ecs:local:000000000000:task-definition/${family}:${rev}`;
 
 let cp: TestControlPlane;
 beforeAll(async () => {
@@ -36,7 +39,13 @@ describe('task definitions through the AWS SDK', () => {
           name: 'web',
           essential: true,
           portMappings: [{ containerPort: 8080, hostPort: 0, protocol: 'tcp', name: 'http' }],
-          healthCheck: { command: ['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1'], interval: 5, timeout: 2, retries: 3, startPeriod: 5 },
+          healthCheck: {
+            command: ['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1'],
+            interval: 5,
+            timeout: 2,
+            retries: 3,
+            startPeriod: 5,
+          },
         },
       ],
     });
@@ -61,7 +70,9 @@ describe('task definitions through the AWS SDK', () => {
     );
     expect(byArn.taskDefinition?.revision).toBe(2);
     expect(byArn.tags).toEqual([{ key: 'example', value: 'web-server' }]);
-    await expect(cp.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'web:99' }))).rejects.toMatchObject({
+    await expect(
+      cp.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'web:99' })),
+    ).rejects.toMatchObject({
       name: 'ClientException',
       message: 'Unable to describe task definition.',
     });
@@ -75,7 +86,9 @@ describe('task definitions through the AWS SDK', () => {
     expect(latest.taskDefinition?.revision).toBe(1);
     const inactive = await cp.ecs.send(new ListTaskDefinitionsCommand({ status: 'INACTIVE' }));
     expect(inactive.taskDefinitionArns).toEqual([tdArn('web', 2)]);
-    await expect(cp.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'web' }))).rejects.toMatchObject({
+    await expect(
+      cp.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'web' })),
+    ).rejects.toMatchObject({
       name: 'ClientException',
     });
     // Deregistering twice is harmless and returns the same INACTIVE revision.
@@ -84,7 +97,9 @@ describe('task definitions through the AWS SDK', () => {
   });
 
   it('lists families by prefix and status', async () => {
-    await cp.ecs.send(new RegisterTaskDefinitionCommand({ ...example('web-server.json'), family: 'webhooks' }));
+    await cp.ecs.send(
+      new RegisterTaskDefinitionCommand({ ...example('web-server.json'), family: 'webhooks' }),
+    );
     await cp.ecs.send(new RegisterTaskDefinitionCommand({ ...example('web-server.json'), family: 'gone' }));
     await cp.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'gone:1' }));
     const active = await cp.ecs.send(new ListTaskDefinitionFamiliesCommand({ familyPrefix: 'web' }));
@@ -112,7 +127,9 @@ describe('task definitions through the AWS SDK', () => {
       const arns: string[] = [];
       let nextToken: string | undefined;
       do {
-        const out = await cp.ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, sort, maxResults: 100, nextToken }));
+        const out = await cp.ecs.send(
+          new ListTaskDefinitionsCommand({ familyPrefix: family, sort, maxResults: 100, nextToken }),
+        );
         arns.push(...(out.taskDefinitionArns ?? []));
         nextToken = out.nextToken;
       } while (nextToken);
@@ -126,7 +143,9 @@ describe('task definitions through the AWS SDK', () => {
   }, 120_000);
 
   it('rejects invalid definitions with the ECS exception and stores nothing', async () => {
-    const before = await cp.ecs.send(new ListTaskDefinitionFamiliesCommand({ status: 'ALL', maxResults: 100 }));
+    const before = await cp.ecs.send(
+      new ListTaskDefinitionFamiliesCommand({ status: 'ALL', maxResults: 100 }),
+    );
     const bad: [string, RegisterTaskDefinitionCommandInput, string][] = [
       ['no memory', { family: 'bad', containerDefinitions: [{ name: 'a', image: 'x' }] }, 'memory'],
       [
@@ -144,7 +163,9 @@ describe('task definitions through the AWS SDK', () => {
         'health check interval out of range',
         {
           family: 'bad',
-          containerDefinitions: [{ name: 'a', image: 'x', memory: 32, healthCheck: { command: ['CMD', 'true'], interval: 1 } }],
+          containerDefinitions: [
+            { name: 'a', image: 'x', memory: 32, healthCheck: { command: ['CMD', 'true'], interval: 1 } },
+          ],
         },
         'interval',
       ],
@@ -167,7 +188,9 @@ describe('task definitions through the AWS SDK', () => {
       expect(['ClientException', 'InvalidParameterException'], what).toContain(err?.name);
       expect(err?.message, what).toContain(fragment);
     }
-    const after = await cp.ecs.send(new ListTaskDefinitionFamiliesCommand({ status: 'ALL', maxResults: 100 }));
+    const after = await cp.ecs.send(
+      new ListTaskDefinitionFamiliesCommand({ status: 'ALL', maxResults: 100 }),
+    );
     expect(after.families).toEqual(before.families);
   });
 });

@@ -5,7 +5,9 @@ import { z } from 'zod';
  * exchange is a request from the agent; one schema serves both ends.
  */
 
-const attributeName = z.string().regex(/^[a-zA-Z0-9_.:/-]{1,128}$/, 'attribute names: 1-128 of [A-Za-z0-9_.:/-]');
+const attributeName = z
+  .string()
+  .regex(/^[a-zA-Z0-9_.:/-]{1,128}$/, 'attribute names: 1-128 of [A-Za-z0-9_.:/-]');
 export const InstanceAttribute = z.object({
   name: attributeName,
   value: z.string().max(128).optional(),

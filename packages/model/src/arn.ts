@@ -7,13 +7,7 @@ export interface ArnScope {
   accountId: string;
 }
 
-export type ArnKind =
-  | 'cluster'
-  | 'service'
-  | 'task'
-  | 'task-definition'
-  | 'container-instance'
-  | 'container';
+export type ArnKind = 'cluster' | 'service' | 'task' | 'task-definition' | 'container-instance' | 'container';
 
 export interface ParsedArn {
   region: string;
@@ -24,7 +18,14 @@ export interface ParsedArn {
 }
 
 const ARN_RE = /^arn:aws:ecs:([^:]+):([^:]+):([a-z-]+)\/(.+)$/;
-const KINDS = new Set<ArnKind>(['cluster', 'service', 'task', 'task-definition', 'container-instance', 'container']);
+const KINDS = new Set<ArnKind>([
+  'cluster',
+  'service',
+  'task',
+  'task-definition',
+  'container-instance',
+  'container',
+]);
 
 export function parseArn(value: string): ParsedArn | undefined {
   const m = ARN_RE.exec(value);
@@ -55,7 +56,7 @@ export const arns = {
 export function clusterNameFromRef(ref: string): string | undefined {
   if (!ref.startsWith('arn:')) return ref;
   const arn = parseArn(ref);
-  if (!arn || arn.kind !== 'cluster' || arn.parts.length !== 1) return undefined;
+  if (arn?.kind !== 'cluster' || arn.parts.length !== 1) return undefined;
   return arn.parts[0];
 }
 
@@ -64,7 +65,7 @@ export function parseTaskDefinitionRef(ref: string): { family: string; revision?
   let body = ref;
   if (ref.startsWith('arn:')) {
     const arn = parseArn(ref);
-    if (!arn || arn.kind !== 'task-definition' || arn.parts.length !== 1 || !arn.parts[0]) return undefined;
+    if (arn?.kind !== 'task-definition' || arn.parts.length !== 1 || !arn.parts[0]) return undefined;
     body = arn.parts[0];
     if (!body.includes(':')) return undefined;
   }

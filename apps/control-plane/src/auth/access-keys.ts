@@ -29,7 +29,10 @@ export async function ensureAdminKey(db: Db, box: SecretBox): Promise<AccessKey>
     await tx.execute(`select pg_advisory_xact_lock(${KEY_LOCK_ID})`);
     const [existing] = await tx.select().from(accessKeys).where(eq(accessKeys.name, ADMIN_KEY_NAME));
     if (existing) {
-      return { accessKeyId: existing.accessKeyId, secretAccessKey: openSecret(box, existing.secretCiphertext) };
+      return {
+        accessKeyId: existing.accessKeyId,
+        secretAccessKey: openSecret(box, existing.secretCiphertext),
+      };
     }
     const key = { accessKeyId: newAccessKeyId(), secretAccessKey: randomBytes(30).toString('base64') };
     await tx.insert(accessKeys).values({

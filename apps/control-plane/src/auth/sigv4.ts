@@ -65,7 +65,10 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
     );
   }
   if (amzDate?.slice(0, 8) !== scopeDate) {
-    throw new AuthenticationError('InvalidSignatureException', 'Credential scope date does not match X-Amz-Date.');
+    throw new AuthenticationError(
+      'InvalidSignatureException',
+      'Credential scope date does not match X-Amz-Date.',
+    );
   }
   const skew = Math.abs(opts.now.getTime() - signingDate.getTime());
   if (skew > opts.maxSkewMs) {
@@ -84,7 +87,10 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
   for (const name of signedHeaders) {
     const value = req.headers[name];
     if (value === undefined) {
-      throw new AuthenticationError('InvalidSignatureException', `Signed header '${name}' is missing from the request.`);
+      throw new AuthenticationError(
+        'InvalidSignatureException',
+        `Signed header '${name}' is missing from the request.`,
+      );
     }
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
@@ -93,13 +99,19 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
   if (claimedHash !== undefined && claimedHash !== 'UNSIGNED-PAYLOAD') {
     const actual = createHash('sha256').update(req.body, 'utf8').digest('hex');
     if (claimedHash !== actual) {
-      throw new AuthenticationError('InvalidSignatureException', 'x-amz-content-sha256 does not match the body.');
+      throw new AuthenticationError(
+        'InvalidSignatureException',
+        'x-amz-content-sha256 does not match the body.',
+      );
     }
   }
 
   const secret = await opts.secretFor(accessKeyId ?? '');
   if (secret === undefined) {
-    throw new AuthenticationError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    throw new AuthenticationError(
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    );
   }
 
   const signer = new SignatureV4({
@@ -150,5 +162,8 @@ function parseAmzDate(s: string): Date | undefined {
 }
 
 function formatAmzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }

@@ -1,4 +1,11 @@
-import { arns, ClusterNotEmptyError, ClusterNotFoundError, parseTags, Tag, UnsupportedFeatureError } from '@bosun/model';
+import {
+  arns,
+  ClusterNotEmptyError,
+  ClusterNotFoundError,
+  parseTags,
+  Tag,
+  UnsupportedFeatureError,
+} from '@bosun/model';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import { clusters } from '../db/schema/index.ts';
@@ -100,7 +107,11 @@ export const DescribeClusters = defineAction(
     for (const ref of refs) {
       const row = await findCluster(ctx.db, ctx.scope, ref);
       if (row) found.push(row);
-      else failures.push({ arn: ref.startsWith('arn:') ? ref : arns.cluster(ctx.scope, ref), reason: 'MISSING' });
+      else
+        failures.push({
+          arn: ref.startsWith('arn:') ? ref : arns.cluster(ctx.scope, ref),
+          reason: 'MISSING',
+        });
     }
     const counts = await clusterCounts(
       ctx.db,
@@ -127,7 +138,10 @@ export const ListClusters = defineAction(
       .orderBy(asc(clusters.name))
       .limit(limit + 1);
     const { items, nextToken: token } = page(rows, limit, (r) => [r.name]);
-    return { clusterArns: items.map((r) => arns.cluster(ctx.scope, r.name)), ...(token ? { nextToken: token } : {}) };
+    return {
+      clusterArns: items.map((r) => arns.cluster(ctx.scope, r.name)),
+      ...(token ? { nextToken: token } : {}),
+    };
   },
 );
 
@@ -138,7 +152,7 @@ export const DeleteCluster = defineAction(
     const row = await ctx.db.transaction(async (tx) => {
       // The row lock makes a concurrent RunTask or registration wait, so nothing slips in meanwhile.
       const cluster = await findCluster(tx, ctx.scope, input.cluster, { lock: 'update' });
-      if (!cluster || cluster.status !== 'ACTIVE') throw new ClusterNotFoundError();
+      if (cluster?.status !== 'ACTIVE') throw new ClusterNotFoundError();
       const occupants = await clusterOccupants(tx, cluster.id);
       if (occupants.instances > 0) {
         throw new ClusterNotEmptyError(

@@ -18,13 +18,14 @@ import { clusterRef, epochSeconds } from './shapes.ts';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext): boolean =>
-  row.lastHeartbeatAt !== null && ctx.now.getTime() - row.lastHeartbeatAt.getTime() < ctx.settings.agentTimeoutMs;
+  row.lastHeartbeatAt !== null &&
+  ctx.now.getTime() - row.lastHeartbeatAt.getTime() < ctx.settings.agentTimeoutMs;
 
 /** `id` or a container-instance ARN of this cluster → the id, or undefined. */
 function instanceIdFromRef(ref: string, clusterName: string): string | undefined {
   if (!ref.startsWith('arn:')) return UUID_RE.test(ref) ? ref : undefined;
   const arn = parseArn(ref);
-  if (!arn || arn.kind !== 'container-instance') return undefined;
+  if (arn?.kind !== 'container-instance') return undefined;
   const id = arn.parts.length === 2 && arn.parts[0] === clusterName ? arn.parts[1] : undefined;
   return id && UUID_RE.test(id) ? id : undefined;
 }
@@ -40,8 +41,22 @@ function resources(cpu: number, memory: number, portList: readonly string[]) {
   return [
     { name: 'CPU', type: 'INTEGER', integerValue: cpu, doubleValue: 0, longValue: 0 },
     { name: 'MEMORY', type: 'INTEGER', integerValue: memory, doubleValue: 0, longValue: 0 },
-    { name: 'PORTS', type: 'STRINGSET', stringSetValue: ports(portList, 'tcp'), doubleValue: 0, longValue: 0, integerValue: 0 },
-    { name: 'PORTS_UDP', type: 'STRINGSET', stringSetValue: ports(portList, 'udp'), doubleValue: 0, longValue: 0, integerValue: 0 },
+    {
+      name: 'PORTS',
+      type: 'STRINGSET',
+      stringSetValue: ports(portList, 'tcp'),
+      doubleValue: 0,
+      longValue: 0,
+      integerValue: 0,
+    },
+    {
+      name: 'PORTS_UDP',
+      type: 'STRINGSET',
+      stringSetValue: ports(portList, 'udp'),
+      doubleValue: 0,
+      longValue: 0,
+      integerValue: 0,
+    },
   ];
 }
 
@@ -62,11 +77,9 @@ export async function describeInstance(
     runningTasksCount: used.running,
     pendingTasksCount: used.pending,
     registeredResources: resources(row.registeredCpu, row.registeredMemory, row.reservedPorts),
-    remainingResources: resources(
-      row.registeredCpu - used.cpu,
-      row.registeredMemory - used.memory,
-      [...new Set([...row.reservedPorts, ...used.ports])],
-    ),
+    remainingResources: resources(row.registeredCpu - used.cpu, row.registeredMemory - used.memory, [
+      ...new Set([...row.reservedPorts, ...used.ports]),
+    ]),
     attributes: row.attributes,
     ...(row.versionInfo ? { versionInfo: row.versionInfo } : {}),
     registeredAt: epochSeconds(row.registeredAt),
@@ -130,29 +143,45 @@ export const DescribeContainerInstances = defineAction(
     for (const w of wanted) {
       const row = w.id ? byId.get(w.id) : undefined;
       if (row) found.push(row);
-      else failures.push({ arn: w.ref.startsWith('arn:') ? w.ref : arns.containerInstance(ctx.scope, cluster.name, w.ref), reason: 'MISSING' });
+      else
+        failures.push({
+          arn: w.ref.startsWith('arn:') ? w.ref : arns.containerInstance(ctx.scope, cluster.name, w.ref),
+          reason: 'MISSING',
+        });
     }
     return {
-      containerInstances: await Promise.all(found.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), withTags))),
+      containerInstances: await Promise.all(
+        found.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), withTags)),
+      ),
       failures,
     };
   },
 );
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+export const hashSecret = (secret: string): string =>
+  createHash('sha256').update(secret, 'utf8').digest('hex');
 
 /** bosun's own action: a token that lets a new Docker host join one cluster. */
 export const CreateJoinToken = defineAction(
   'Creates a token with which an agent registers a new container instance in the cluster.',
   z.object({
     cluster: clusterRef.optional(),
-    expiresInSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(365 * 24 * 3600)
+      .optional(),
   }),
   async (ctx, input) => {
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const token = `bjt_${randomBytes(32).toString('base64url')}`;
-    const expiresAt = input.expiresInSeconds ? new Date(ctx.now.getTime() + input.expiresInSeconds * 1000) : null;
-    await ctx.db.insert(joinTokens).values({ clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
+    const expiresAt = input.expiresInSeconds
+      ? new Date(ctx.now.getTime() + input.expiresInSeconds * 1000)
+      : null;
+    await ctx.db
+      .insert(joinTokens)
+      .values({ clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
     return {
       joinToken: token,
       clusterArn: arns.cluster(ctx.scope, cluster.name),

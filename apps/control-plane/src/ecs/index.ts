@@ -1,6 +1,10 @@
 import type { Action } from './action.ts';
-import { CreateJoinToken, DescribeContainerInstances, ListContainerInstances } from './container-instances.ts';
 import { CreateCluster, DeleteCluster, DescribeClusters, ListClusters } from './clusters.ts';
+import {
+  CreateJoinToken,
+  DescribeContainerInstances,
+  ListContainerInstances,
+} from './container-instances.ts';
 import { ListTagsForResource, TagResource, UntagResource } from './tags.ts';
 import {
   DeregisterTaskDefinition,

@@ -30,23 +30,31 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * hostile body can nest deeper than the call stack.
  */
 export function assertStorableStrings(value: unknown): void {
-  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  // Each entry links to its parent instead of copying the path, so deep nesting stays linear.
+  type Step = { v: unknown; key: string | number | undefined; parent: Step | undefined };
+  const pathOf = (step: Step): (string | number)[] => {
+    const path: (string | number)[] = [];
+    for (let s: Step | undefined = step; s?.key !== undefined; s = s.parent) path.unshift(s.key);
+    return path;
+  };
+  const stack: Step[] = [{ v: value, key: undefined, parent: undefined }];
   while (stack.length > 0) {
-    const { v, path } = stack.pop() as { v: unknown; path: (string | number)[] };
+    const step = stack.pop() as Step;
+    const v = step.v;
     if (typeof v === 'string') {
       if (v.includes('\u0000') || !v.isWellFormed()) {
         throw new InvalidParameterError(
-          `Value at '${formatPath(path) || 'the request'}' must be valid Unicode text without NUL characters.`,
+          `Value at '${formatPath(pathOf(step)) || 'the request'}' must be valid Unicode text without NUL characters.`,
         );
       }
     } else if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
+      for (const [i, item] of v.entries()) stack.push({ v: item, key: i, parent: step });
     } else if (v !== null && typeof v === 'object') {
       for (const [k, item] of Object.entries(v)) {
         if (k.includes('\u0000') || !k.isWellFormed()) {
           throw new InvalidParameterError('Object keys must be valid Unicode text without NUL characters.');
         }
-        stack.push({ v: item, path: [...path, k] });
+        stack.push({ v: item, key: k, parent: step });
       }
     }
   }

@@ -16,17 +16,27 @@ export function decodeToken(token: string | undefined, shape: ('string' | 'numbe
   if (token === undefined || token === '') return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === shape.length && value.every((v, i) => typeof v === shape[i])) {
+    if (
+      Array.isArray(value) &&
+      value.length === shape.length &&
+      value.every((v, i) => typeof v === shape[i])
+    ) {
       return value as Cursor;
     }
   } catch {
     // fall through to the error below
   }
-  throw new InvalidParameterError('Invalid nextToken: pass the nextToken value from the previous response as is.');
+  throw new InvalidParameterError(
+    'Invalid nextToken: pass the nextToken value from the previous response as is.',
+  );
 }
 
 /** Fetch limit+1 rows, return `limit` of them and a token when there are more. */
-export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor): { items: T[]; nextToken?: string } {
+export function page<T>(
+  rows: T[],
+  limit: number,
+  cursorOf: (row: T) => Cursor,
+): { items: T[]; nextToken?: string } {
   if (rows.length <= limit) return { items: rows };
   const items = rows.slice(0, limit);
   return { items, nextToken: encodeToken(cursorOf(items[items.length - 1] as T)) };

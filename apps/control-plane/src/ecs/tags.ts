@@ -25,14 +25,20 @@ const MAX_TAGS = 50;
 async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<void> {
   const parsed = parseArn(arn);
   if (!parsed || parsed.region !== scope.region || parsed.accountId !== scope.accountId) {
-    throw new InvalidParameterError(`Invalid resource ARN '${arn}' for region ${scope.region}, account ${scope.accountId}.`);
+    throw new InvalidParameterError(
+      `Invalid resource ARN '${arn}' for region ${scope.region}, account ${scope.accountId}.`,
+    );
   }
   const [a, b] = parsed.parts;
   let exists = false;
   switch (parsed.kind) {
     case 'cluster': {
-      const [row] = await tx.select().from(clusters).where(eq(clusters.name, a ?? '')).for('update');
-      if (!row || row.status !== 'ACTIVE') throw new ClusterNotFoundError();
+      const [row] = await tx
+        .select()
+        .from(clusters)
+        .where(eq(clusters.name, a ?? ''))
+        .for('update');
+      if (row?.status !== 'ACTIVE') throw new ClusterNotFoundError();
       return;
     }
     case 'task-definition': {
@@ -58,14 +64,20 @@ async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<vo
       break;
     }
     case 'task': {
-      const rows = await tx.select({ n: sql`1` }).from(tasks).where(eq(tasks.id, b ?? ''));
+      const rows = await tx
+        .select({ n: sql`1` })
+        .from(tasks)
+        .where(eq(tasks.id, b ?? ''));
       exists = rows.length > 0;
       break;
     }
     case 'container-instance': {
       const id = b ?? '';
       if (/^[0-9a-f-]{36}$/.test(id)) {
-        const rows = await tx.select({ n: sql`1` }).from(containerInstances).where(eq(containerInstances.id, id));
+        const rows = await tx
+          .select({ n: sql`1` })
+          .from(containerInstances)
+          .where(eq(containerInstances.id, id));
         exists = rows.length > 0;
       }
       break;
@@ -87,7 +99,9 @@ export const TagResource = defineAction(
       const count = (await listTags(tx, input.resourceArn)).length;
       // Checked after the write inside the transaction, so overwrites of existing keys count right.
       if (count > MAX_TAGS) {
-        throw new LimitExceededError(`A resource can have at most ${MAX_TAGS} tags; this request would leave ${count}.`);
+        throw new LimitExceededError(
+          `A resource can have at most ${MAX_TAGS} tags; this request would leave ${count}.`,
+        );
       }
     });
     return {};

@@ -12,8 +12,12 @@ import { parseClusterQuery } from '@bosun/scheduler';
 import { and, asc, desc, eq, gt, like, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { taskDefinitions } from '../db/schema/index.ts';
-import { findTaskDefinition, insertNextRevision, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
 import { listTags, putTags } from '../repositories/tags.ts';
+import {
+  findTaskDefinition,
+  insertNextRevision,
+  type TaskDefinitionRow,
+} from '../repositories/task-definitions.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, maxResults, nextToken, page } from './pagination.ts';
 import { epochSeconds } from './shapes.ts';
@@ -43,7 +47,10 @@ function parseRef(scope: ArnScope, ref: string) {
     }
   }
   const parsed = parseTaskDefinitionRef(ref);
-  if (!parsed) throw new InvalidParameterError(`Invalid task definition reference '${ref}': use family, family:revision or an ARN.`);
+  if (!parsed)
+    throw new InvalidParameterError(
+      `Invalid task definition reference '${ref}': use family, family:revision or an ARN.`,
+    );
   return parsed;
 }
 

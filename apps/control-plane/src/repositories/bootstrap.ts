@@ -8,6 +8,10 @@ import { clusters } from '../db/schema/index.ts';
 export async function ensureDefaultCluster(db: Db): Promise<void> {
   await db
     .insert(clusters)
-    .values({ name: 'default', status: 'ACTIVE', settings: [{ name: 'containerInsights', value: 'disabled' }] })
+    .values({
+      name: 'default',
+      status: 'ACTIVE',
+      settings: [{ name: 'containerInsights', value: 'disabled' }],
+    })
     .onConflictDoNothing({ target: clusters.name });
 }

@@ -1,5 +1,5 @@
 import { type ArnScope, ClusterNotFoundError, clusterNameFromRef, parseArn } from '@bosun/model';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { clusters } from '../db/schema/index.ts';
 
@@ -49,7 +49,7 @@ export async function requireActiveCluster(
   options: { lock?: 'update' | 'share' } = {},
 ): Promise<ClusterRow> {
   const row = await findCluster(tx, scope, ref ?? 'default', options);
-  if (!row || row.status !== 'ACTIVE') throw new ClusterNotFoundError();
+  if (row?.status !== 'ACTIVE') throw new ClusterNotFoundError();
   return row;
 }
 
@@ -57,16 +57,24 @@ export async function requireActiveCluster(
 export async function clusterCounts(tx: Tx, clusterIds: string[]): Promise<Map<string, ClusterCounts>> {
   const out = new Map<string, ClusterCounts>();
   if (clusterIds.length === 0) return out;
-  const rows = await tx
-    .select({
-      id: clusters.id,
-      instances: sql<number>`(select count(*) from container_instances ci where ci.cluster_id = ${clusters.id} and ci.status in ('ACTIVE', 'DRAINING'))::int`,
-      running: sql<number>`(select count(*) from tasks t where t.cluster_id = ${clusters.id} and t.last_status = 'RUNNING')::int`,
-      pending: sql<number>`(select count(*) from tasks t where t.cluster_id = ${clusters.id} and t.last_status in ('PROVISIONING', 'PENDING', 'ACTIVATING'))::int`,
-      services: sql<number>`(select count(*) from services s where s.cluster_id = ${clusters.id} and s.status = 'ACTIVE')::int`,
-    })
-    .from(clusters)
-    .where(inArray(clusters.id, clusterIds));
+  // Raw SQL: the correlated subqueries must name the outer row explicitly (c.id), which drizzle's
+  // column interpolation does not do.
+  const rows = await tx.execute<{
+    id: string;
+    instances: number;
+    running: number;
+    pending: number;
+    services: number;
+  }>(sql`
+    select c.id,
+      (select count(*) from container_instances ci where ci.cluster_id = c.id and ci.status in ('ACTIVE', 'DRAINING'))::int as instances,
+      (select count(*) from tasks t where t.cluster_id = c.id and t.last_status = 'RUNNING')::int as running,
+      (select count(*) from tasks t where t.cluster_id = c.id and t.last_status in ('PROVISIONING', 'PENDING', 'ACTIVATING'))::int as pending,
+      (select count(*) from services s where s.cluster_id = c.id and s.status = 'ACTIVE')::int as services
+    from clusters c where c.id in (${sql.join(
+      clusterIds.map((id) => sql`${id}::uuid`),
+      sql`, `,
+    )})`);
   for (const r of rows) {
     out.set(r.id, {
       registeredContainerInstancesCount: r.instances,

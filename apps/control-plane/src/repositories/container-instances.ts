@@ -36,7 +36,13 @@ export async function instanceUsage(tx: Tx, instanceIds: string[]): Promise<Map<
        and t.last_status <> 'STOPPED'
      group by t.container_instance_id`);
   for (const r of rows) {
-    out.set(r.id, { cpu: r.cpu, memory: r.memory, ports: r.ports ?? [], running: r.running, pending: r.pending });
+    out.set(r.id, {
+      cpu: r.cpu,
+      memory: r.memory,
+      ports: r.ports ?? [],
+      running: r.running,
+      pending: r.pending,
+    });
   }
   return out;
 }
@@ -63,7 +69,11 @@ export async function listInstanceIds(
   return rows.map((r) => r.id);
 }
 
-export async function findInstances(tx: Tx, clusterId: string, ids: string[]): Promise<ContainerInstanceRow[]> {
+export async function findInstances(
+  tx: Tx,
+  clusterId: string,
+  ids: string[],
+): Promise<ContainerInstanceRow[]> {
   if (ids.length === 0) return [];
   return tx
     .select()

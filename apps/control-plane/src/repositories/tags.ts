@@ -1,11 +1,7 @@
+import type { TagPair } from '@bosun/model';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { tags } from '../db/schema/index.ts';
-
-export interface TagPair {
-  key: string;
-  value: string;
-}
 
 export async function listTags(tx: Tx, resourceArn: string): Promise<TagPair[]> {
   return tx

@@ -1,6 +1,6 @@
+import type { ClusterStatus } from '@bosun/model';
 import { sql } from 'drizzle-orm';
 import { jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import type { ClusterStatus } from '@bosun/model';
 
 export interface ClusterSetting {
   name: string;

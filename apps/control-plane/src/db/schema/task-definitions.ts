@@ -1,5 +1,5 @@
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import type { TaskDefinitionSpec, TaskDefinitionStatus } from '@bosun/model';
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { taskDefinitionFamilies } from './task-definition-families.ts';
 
 export const taskDefinitions = pgTable(

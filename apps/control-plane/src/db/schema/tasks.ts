@@ -1,5 +1,5 @@
-import { index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { TaskDesiredStatus, TaskLastStatus } from '@bosun/model';
+import { index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
 import { containerInstances } from './container-instances.ts';
 
