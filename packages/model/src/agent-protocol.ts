@@ -45,3 +45,93 @@ export const HeartbeatRequest = z.object({
   versionInfo: z.object({ agentVersion: z.string().max(64), dockerVersion: z.string().max(64) }).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+// --- Tasks: desired state down, observed state up --------------------------------------------------
+
+import {
+  CONTAINER_STATUSES,
+  HEALTH_STATUSES,
+  STOP_CODES,
+  type TASK_DESIRED_STATUSES,
+  TASK_LAST_STATUSES,
+} from './status.ts';
+import type { TaskDefinitionSpec } from './task-definition.ts';
+
+/**
+ * One task the control plane wants on this instance. `taskDefinition` is the stored revision with
+ * RunTask's containerOverrides already applied, so the agent needs nothing else to build containers.
+ * A task stays in the desired list until the agent has reported it STOPPED, so a stop is never missed.
+ */
+export interface DesiredTask {
+  taskArn: string;
+  /** 32 hex characters, the last part of the ARN. */
+  taskId: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  desiredStatus: (typeof TASK_DESIRED_STATUSES)[number];
+  taskDefinition: TaskDefinitionSpec;
+  group: string;
+  startedBy?: string;
+  /** Set once desiredStatus is STOPPED: why, for the task's stopCode and stoppedReason. */
+  stopCode?: (typeof STOP_CODES)[number];
+  stoppedReason?: string;
+  /**
+   * Registry credentials for containers that name repositoryCredentials, resolved by the control plane:
+   * container name → { username, password }. Sent only over the agent's authenticated channel.
+   */
+  registryAuth?: Record<string, { username: string; password: string }>;
+}
+
+/** `GET /agent/v1/desired?after=N`: answers at once when the version is past N, else waits (long-poll). */
+export interface DesiredStateResponse {
+  /** Monotonic per instance; bumped by every change to what the instance should run. */
+  version: number;
+  tasks: DesiredTask[];
+}
+
+export const NetworkBinding = z.object({
+  bindIP: z.string().max(64),
+  containerPort: z.number().int().min(0).max(65535),
+  hostPort: z.number().int().min(0).max(65535),
+  protocol: z.enum(['tcp', 'udp']),
+});
+export type NetworkBinding = z.infer<typeof NetworkBinding>;
+
+const epochMs = z.number().int().min(0);
+
+export const ContainerStateReport = z.object({
+  name: z.string().min(1).max(255),
+  lastStatus: z.enum(CONTAINER_STATUSES),
+  /** Docker's container id once created. */
+  runtimeId: z.string().max(128).optional(),
+  exitCode: z.number().int().optional(),
+  reason: z.string().max(1024).optional(),
+  healthStatus: z.enum(HEALTH_STATUSES).optional(),
+  networkBindings: z.array(NetworkBinding).max(200).optional(),
+  imageDigest: z.string().max(256).optional(),
+});
+export type ContainerStateReport = z.infer<typeof ContainerStateReport>;
+
+/** The agent's view of one task: sent whole each time (last status wins), so a lost report heals. */
+export const TaskStateReport = z.object({
+  taskId: z.string().regex(/^[0-9a-f]{32}$/),
+  lastStatus: z.enum(TASK_LAST_STATUSES),
+  containers: z.array(ContainerStateReport).max(10),
+  healthStatus: z.enum(HEALTH_STATUSES).optional(),
+  stopCode: z.enum(STOP_CODES).optional(),
+  stoppedReason: z.string().max(1024).optional(),
+  /** Epoch milliseconds, as observed on the host. */
+  pullStartedAt: epochMs.optional(),
+  pullStoppedAt: epochMs.optional(),
+  startedAt: epochMs.optional(),
+  stoppingAt: epochMs.optional(),
+  executionStoppedAt: epochMs.optional(),
+  stoppedAt: epochMs.optional(),
+});
+export type TaskStateReport = z.infer<typeof TaskStateReport>;
+
+/** `POST /agent/v1/report`: also counts as a heartbeat. */
+export const AgentReportRequest = z.object({
+  tasks: z.array(TaskStateReport).max(1000),
+});
+export type AgentReportRequest = z.infer<typeof AgentReportRequest>;

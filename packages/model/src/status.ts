@@ -21,3 +21,20 @@ export const TASK_DESIRED_STATUSES = ['RUNNING', 'STOPPED'] as const;
 export type TaskDesiredStatus = (typeof TASK_DESIRED_STATUSES)[number];
 
 export const taskStatusRank = (s: TaskLastStatus): number => TASK_LAST_STATUSES.indexOf(s);
+
+export const CONTAINER_STATUSES = ['PENDING', 'RUNNING', 'STOPPED'] as const;
+export type ContainerStatus = (typeof CONTAINER_STATUSES)[number];
+export const containerStatusRank = (s: ContainerStatus): number => CONTAINER_STATUSES.indexOf(s);
+
+export const HEALTH_STATUSES = ['HEALTHY', 'UNHEALTHY', 'UNKNOWN'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
+
+export const STOP_CODES = [
+  'TaskFailedToStart',
+  'EssentialContainerExited',
+  'UserInitiated',
+  'ServiceSchedulerInitiated',
+  'SpotInterruption',
+  'TerminationNotice',
+] as const;
+export type StopCode = (typeof STOP_CODES)[number];

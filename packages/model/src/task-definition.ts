@@ -415,24 +415,3 @@ export function findDependencyCycle(
   }
   return undefined;
 }
-
-/**
- * What one container reserves on a host for placement: memoryReservation when set, else memory;
- * CPU units as given. Task-level sizes, when set, replace the sum of the containers.
- */
-export function taskResourceRequest(
-  spec: Pick<TaskDefinitionSpec, 'containerDefinitions' | 'cpu' | 'memory'>,
-): {
-  cpu: number;
-  memory: number;
-} {
-  let cpu = 0;
-  let memory = 0;
-  for (const c of spec.containerDefinitions) {
-    cpu += c.cpu;
-    memory += c.memoryReservation ?? c.memory ?? 0;
-  }
-  const taskCpu = spec.cpu === undefined ? undefined : parseTaskSize(spec.cpu, 'cpu');
-  const taskMemory = spec.memory === undefined ? undefined : parseTaskSize(spec.memory, 'memory');
-  return { cpu: taskCpu ?? cpu, memory: taskMemory ?? memory };
-}
