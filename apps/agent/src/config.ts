@@ -17,7 +17,22 @@ const AgentConfigSchema = z.object({
   /** Host address that dynamic and static port mappings bind to. */
   BOSUN_HOST_IP: z.string().default('0.0.0.0'),
   BOSUN_HOSTNAME: z.string().optional(),
+  /** Image of the awsvpc network container that holds a task's namespace; it must have `sleep`. */
+  BOSUN_NETWORK_IMAGE: z.string().min(1).default('bosun/busybox:latest'),
+  /** A pull that shows no progress for this long fails (ECS's image pull inactivity timeout). */
+  BOSUN_IMAGE_PULL_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(60),
   BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** ECS_IMAGE_PULL_BEHAVIOR: default (pull, fall back to cache), always, once, prefer-cached. */
+  BOSUN_IMAGE_PULL_BEHAVIOR: z.enum(['default', 'always', 'once', 'prefer-cached']).default('default'),
+  /** stopTimeout for containers that set none: SIGTERM, wait this long, SIGKILL (ECS on EC2: 30). */
+  BOSUN_CONTAINER_STOP_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** How long a stopped task's containers stay on the host (for `docker logs`) before removal. */
+  BOSUN_TASK_CLEANUP_DELAY_SECONDS: z.coerce.number().min(0).default(600),
+  /** Docker is listed again this often even when its event stream is quiet. */
+  BOSUN_RELIST_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(600).default(5),
+  BOSUN_LONG_POLL_SECONDS: z.coerce.number().min(1).max(120).default(20),
+  /** Fault-suite hook: exit hard between creating a container and recording it. Never set in production. */
+  BOSUN_AGENT_CRASH_AFTER_CREATE: z.enum(['0', '1']).default('0'),
 });
 
 export interface AgentConfig {
@@ -31,6 +46,16 @@ export interface AgentConfig {
   hostIp: string;
   hostname: string | undefined;
   logLevel: string;
+  /** Image of the awsvpc network container (needs `sleep`). */
+  networkImage: string;
+  /** Pull inactivity timeout. */
+  imagePullTimeoutSeconds: number;
+  imagePullBehavior: 'default' | 'always' | 'once' | 'prefer-cached';
+  defaultStopTimeoutSeconds: number;
+  cleanupDelayMs: number;
+  relistIntervalMs: number;
+  longPollSeconds: number;
+  crashAfterCreate: boolean;
 }
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -59,6 +84,14 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     hostIp: c.BOSUN_HOST_IP,
     hostname: c.BOSUN_HOSTNAME || undefined,
     logLevel: c.BOSUN_LOG_LEVEL,
+    networkImage: c.BOSUN_NETWORK_IMAGE,
+    imagePullTimeoutSeconds: c.BOSUN_IMAGE_PULL_TIMEOUT_SECONDS,
+    imagePullBehavior: c.BOSUN_IMAGE_PULL_BEHAVIOR,
+    defaultStopTimeoutSeconds: c.BOSUN_CONTAINER_STOP_TIMEOUT_SECONDS,
+    cleanupDelayMs: c.BOSUN_TASK_CLEANUP_DELAY_SECONDS * 1000,
+    relistIntervalMs: c.BOSUN_RELIST_INTERVAL_SECONDS * 1000,
+    longPollSeconds: c.BOSUN_LONG_POLL_SECONDS,
+    crashAfterCreate: c.BOSUN_AGENT_CRASH_AFTER_CREATE === '1',
   };
 }
 

@@ -1,4 +1,10 @@
-import type { HeartbeatRequest, RegisterInstanceRequest, RegisterInstanceResponse } from '@bosun/model';
+import type {
+  AgentReportRequest,
+  DesiredStateResponse,
+  HeartbeatRequest,
+  RegisterInstanceRequest,
+  RegisterInstanceResponse,
+} from '@bosun/model';
 
 /** An error from the control plane, with the ECS error code it sent. */
 export class ControlPlaneError extends Error {
@@ -37,15 +43,35 @@ export class ControlPlaneClient {
     }>;
   }
 
-  async #post(path: string, body: unknown): Promise<unknown> {
+  /**
+   * Long-polls for what this instance should run: answers at once when the control plane's version
+   * is past `after`, else when it changes or after about `waitSeconds`.
+   */
+  desired(after: number, waitSeconds: number, signal?: AbortSignal): Promise<DesiredStateResponse> {
+    const timeout = AbortSignal.timeout((waitSeconds + 15) * 1000);
+    return this.#request('GET', `/agent/v1/desired?after=${after}&wait=${waitSeconds}`, undefined, {
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    }) as Promise<DesiredStateResponse>;
+  }
+
+  /** Sends the last state of some tasks; also counts as a heartbeat. */
+  report(body: AgentReportRequest): Promise<unknown> {
+    return this.#post('/agent/v1/report', body);
+  }
+
+  #post(path: string, body: unknown): Promise<unknown> {
+    return this.#request('POST', path, body);
+  }
+
+  async #request(method: string, path: string, body: unknown, options: { signal?: AbortSignal } = {}): Promise<unknown> {
     const res = await fetch(`${this.baseUrl}${path}`, {
-      method: 'POST',
+      method,
       headers: {
-        'content-type': 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...(this.credential ? { authorization: `Bearer ${this.credential}` } : {}),
       },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: options.signal ?? AbortSignal.timeout(30_000),
     });
     const text = await res.text();
     let json: Record<string, unknown> = {};

@@ -1,14 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { pino } from 'pino';
+import { Agent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
 import { ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
 import { type DockerInfo, describeHost } from './host.ts';
+import { createDockerController } from './docker/controller.ts';
 import { StateStore } from './state-store.ts';
+import { TaskStore } from './task-store.ts';
 
 /**
- * The agent's outer loop: make sure this host is registered, then heartbeat. Losing the control
- * plane never stops the agent; it keeps trying with a capped back-off.
+ * Start-up: make sure this host is registered, start the task reconcile loop (agent.ts), then
+ * heartbeat. Losing the control plane never stops the agent or its tasks; it keeps trying with a
+ * capped back-off. SIGTERM stops the agent only: containers keep running and are adopted next start.
  */
 async function main() {
   const config = loadAgentConfig();
@@ -45,10 +49,23 @@ async function main() {
   }
   client.setCredential(state.credential);
 
+  const agent = new Agent(createDockerController(docker), client, new TaskStore(config.stateDir), log, {
+    instanceId: state.containerInstanceId,
+    hostIp: config.hostIp,
+    imagePullBehavior: config.imagePullBehavior,
+    defaultStopTimeoutSeconds: config.defaultStopTimeoutSeconds,
+    cleanupDelayMs: config.cleanupDelayMs,
+    relistIntervalMs: config.relistIntervalMs,
+    longPollSeconds: config.longPollSeconds,
+    crashAfterCreate: config.crashAfterCreate,
+  });
+  await agent.start();
+
   let stopping = false;
   const stop = (signal: string) => {
     log.info({ signal }, 'agent stopping; running containers are left running');
     stopping = true;
+    void agent.stop().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -71,7 +88,7 @@ async function main() {
     }
     await sleep(failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** Math.min(failures, 4), 15_000));
   }
-  process.exit(0);
+  // stop() exits once the reconcile loop has written its state.
 }
 
 main().catch((err) => {

@@ -1,0 +1,367 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DesiredTask, TaskStateReport } from '@bosun/model';
+import type { Logger } from 'pino';
+import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
+import {
+  type DockerController,
+  DockerOperationError,
+  type ImagePullBehavior,
+  type ObservedContainer,
+} from './docker/types.ts';
+import {
+  type AgentAction,
+  isFullyCleanedUp,
+  newTaskRecord,
+  type StepSettings,
+  stepTask,
+  type TaskRecord,
+} from './reconcile/step.ts';
+import type { TaskStore } from './task-store.ts';
+
+export interface AgentSettings extends StepSettings {
+  instanceId: string;
+  hostIp: string;
+  imagePullBehavior: ImagePullBehavior;
+  /** Docker is listed again this often even without events (kubelet's relist). */
+  relistIntervalMs: number;
+  /** How long one desired-state long-poll may wait on the control plane. */
+  longPollSeconds: number;
+  /** Test hook for the fault suite: exit hard right after a container is created, before recording it. */
+  crashAfterCreate?: boolean;
+}
+
+interface TaskEntry {
+  desired: DesiredTask;
+  record: TaskRecord;
+  /** The task left the control plane's desired list: forget it once cleaned up. */
+  released: boolean;
+}
+
+/** Bounded so a stuck Docker call cannot spin a task forever inside one reconcile. */
+const MAX_ROUNDS_PER_RECONCILE = 20;
+
+/**
+ * The agent's I/O shell: desired tasks come from the control plane (long-poll), actual containers
+ * from Docker (events plus a periodic relist); for each task `stepTask` decides, this class carries
+ * out the Docker operations, keeps the records on disk and reports state back at-least-once.
+ * Tasks reconcile independently, so a slow pull or a 30 s stop timeout holds up only its own task.
+ */
+export class Agent {
+  readonly #tasks = new Map<string, TaskEntry>();
+  readonly #busy = new Set<string>();
+  readonly #again = new Set<string>();
+  /** The last report the control plane accepted, per task, to send only what changed. */
+  readonly #acked = new Map<string, string>();
+  readonly #pending = new Map<string, TaskStateReport>();
+  #version = 0;
+  /** True once this process has the control plane's list: only then are unknown containers orphans. */
+  #authoritative = false;
+  #stopping = false;
+  #scheduled = false;
+  #flushing = false;
+  #flushRetry: NodeJS.Timeout | undefined;
+  readonly #abort = new AbortController();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #unwatch: (() => void) | undefined;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly docker: DockerController,
+    private readonly client: ControlPlaneClient,
+    private readonly store: TaskStore,
+    private readonly log: Logger,
+    private readonly settings: AgentSettings,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async start(): Promise<void> {
+    const saved = await this.store.load();
+    this.#version = saved.version;
+    for (const t of saved.tasks) this.#tasks.set(t.desired.taskId, { ...t, released: false });
+    if (saved.tasks.length > 0) this.log.info({ tasks: saved.tasks.length }, 'resuming tasks from the state directory');
+    this.#unwatch = this.docker.watchEvents(() => this.schedule());
+    this.#timers.push(setInterval(() => this.schedule(), this.settings.relistIntervalMs));
+    void this.#pollDesired();
+    this.schedule();
+  }
+
+  /** Stops the loops; containers keep running (they are adopted on the next start). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#abort.abort();
+    this.#unwatch?.();
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#flushRetry) clearTimeout(this.#flushRetry);
+    // Brief: a Docker stop may take its full timeout, and the records already make any cut-off safe.
+    await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(3000)]);
+    await this.#persist();
+  }
+
+  /** Asks for a reconcile of every task soon; bursts of events collapse into one. */
+  schedule(): void {
+    if (this.#scheduled || this.#stopping) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#track(this.#reconcileAll());
+    });
+  }
+
+  #track(p: Promise<void>): void {
+    const wrapped = p.catch((e: unknown) => this.log.error({ err: e }, 'reconcile failed'));
+    this.#inFlight.add(wrapped);
+    void wrapped.finally(() => this.#inFlight.delete(wrapped));
+  }
+
+  async #pollDesired(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopping) {
+      try {
+        const res = await this.client.desired(this.#version, this.settings.longPollSeconds, this.#abort.signal);
+        if (failures > 0) this.log.info('control plane reachable again');
+        failures = 0;
+        this.#applyDesired(res.version, res.tasks);
+      } catch (e) {
+        if (this.#stopping) return;
+        failures++;
+        const fatal = e instanceof ControlPlaneError && !e.retryable;
+        if (fatal || failures === 1 || failures % 10 === 0) {
+          this.log.warn({ err: (e as Error).message, failures }, 'cannot fetch desired tasks; running tasks keep running');
+        }
+        await sleep(Math.min(500 * 2 ** Math.min(failures, 5), 15_000));
+      }
+    }
+  }
+
+  #applyDesired(version: number, tasks: DesiredTask[]): void {
+    const listed = new Set<string>();
+    for (const desired of tasks) {
+      listed.add(desired.taskId);
+      const entry = this.#tasks.get(desired.taskId);
+      if (entry) {
+        entry.desired = desired;
+        entry.released = false;
+      } else {
+        this.#tasks.set(desired.taskId, { desired, record: newTaskRecord(desired.taskId, this.clock()), released: false });
+      }
+    }
+    for (const [taskId, entry] of this.#tasks) {
+      if (!listed.has(taskId)) entry.released = true;
+    }
+    this.#version = version;
+    this.#authoritative = true;
+    void this.#persist();
+    this.schedule();
+  }
+
+  async #reconcileAll(): Promise<void> {
+    let observed: ObservedContainer[];
+    try {
+      observed = await this.docker.listTaskContainers(this.settings.instanceId);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'cannot list containers; Docker unreachable?');
+      return;
+    }
+    const byTask = groupByTask(observed);
+    for (const taskId of this.#tasks.keys()) this.#reconcileTask(taskId, byTask.get(taskId) ?? []);
+    if (this.#authoritative) {
+      for (const [taskId, containers] of byTask) {
+        if (!this.#tasks.has(taskId)) this.#track(this.#removeOrphans(taskId, containers));
+      }
+    }
+  }
+
+  #reconcileTask(taskId: string, observed: ObservedContainer[]): void {
+    if (this.#busy.has(taskId)) {
+      this.#again.add(taskId);
+      return;
+    }
+    this.#busy.add(taskId);
+    this.#track(
+      this.#runTask(taskId, observed).finally(() => {
+        this.#busy.delete(taskId);
+        if (this.#again.delete(taskId)) this.schedule();
+      }),
+    );
+  }
+
+  async #runTask(taskId: string, initial: ObservedContainer[]): Promise<void> {
+    let observed = initial;
+    for (let round = 0; round < MAX_ROUNDS_PER_RECONCILE && !this.#stopping; round++) {
+      const entry = this.#tasks.get(taskId);
+      if (!entry) return;
+      const desired = entry.released && entry.record.status !== 'STOPPED' ? forgotten(entry.desired) : entry.desired;
+      const before = entry.record.status;
+      const out = stepTask({ desired, record: entry.record, observed, now: this.clock(), settings: this.settings });
+      entry.record = out.record;
+      if (out.record.status !== before) {
+        this.log.info({ taskId, transition: `${before}->${out.record.status}`, stopCode: out.record.stopCode }, 'task');
+      }
+      this.#queueReport(out.report);
+      if (entry.released && isFullyCleanedUp(entry.record, observed)) {
+        this.#tasks.delete(taskId);
+        this.#acked.delete(taskId);
+        await this.#persist();
+        return;
+      }
+      if (out.actions.length === 0) {
+        await this.#persist();
+        return;
+      }
+      for (const action of out.actions) await this.#execute(entry, action, observed);
+      await this.#persist();
+      try {
+        observed = (await this.docker.listTaskContainers(this.settings.instanceId)).filter((c) => c.taskId === taskId);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'cannot list containers');
+        return;
+      }
+    }
+  }
+
+  async #execute(entry: TaskEntry, action: AgentAction, observed: ObservedContainer[]): Promise<void> {
+    const { desired, record } = entry;
+    const log = this.log.child({ taskId: desired.taskId });
+    if (action.kind === 'removeTaskResources') {
+      await this.#dockerCall(log, action, async () => {
+        await this.docker.removeTaskResources(desired.taskId);
+        record.resourcesRemoved = true;
+      });
+      return;
+    }
+    const def = desired.taskDefinition.containerDefinitions.find((c) => c.name === action.container);
+    const rec = (record.containers[action.container] ??= {});
+    const id = observed.find((c) => c.containerName === action.container)?.id ?? rec.runtimeId;
+    if (!def) return;
+    switch (action.kind) {
+      case 'run': {
+        // Name before create: if we crash inside create, the next start finds the container by name.
+        rec.createRequested = true;
+        await this.#persist();
+        await this.#dockerCall(log, action, async () => {
+          record.pullStartedAt ??= this.clock();
+          await this.docker.ensureImage(def.image, this.settings.imagePullBehavior, desired.registryAuth?.[def.name]);
+          record.pullStoppedAt ??= this.clock();
+          const created = await this.docker.createContainer(desired, def, {
+            instanceId: this.settings.instanceId,
+            hostIp: this.settings.hostIp,
+          });
+          if (this.settings.crashAfterCreate) {
+            log.warn('BOSUN_AGENT_CRASH_AFTER_CREATE: exiting between create and record');
+            process.kill(process.pid, 'SIGKILL');
+          }
+          rec.runtimeId = created.id;
+          await this.docker.startContainer(created.id);
+        }, rec);
+        return;
+      }
+      case 'start':
+        if (id) await this.#dockerCall(log, action, () => this.docker.startContainer(id), rec);
+        return;
+      case 'stop':
+        if (id) await this.#dockerCall(log, action, () => this.docker.stopContainer(id, action.timeoutSeconds));
+        return;
+      case 'remove':
+        if (id) {
+          await this.#dockerCall(log, action, async () => {
+            await this.docker.removeContainer(id);
+            rec.removed = true;
+          });
+        }
+        return;
+    }
+  }
+
+  /**
+   * Runs one Docker operation. A refusal (bad image, port taken…) is recorded on the container, so the
+   * step function fails the task with Docker's reason; an unreachable Docker is retried next round.
+   */
+  async #dockerCall(
+    log: Logger,
+    action: AgentAction,
+    op: () => Promise<void>,
+    rec?: { failure?: string },
+  ): Promise<void> {
+    try {
+      await op();
+    } catch (e) {
+      const retryable = !(e instanceof DockerOperationError) || e.retryable;
+      const reason = e instanceof DockerOperationError ? e.reason : (e as Error).message;
+      log.warn({ action, reason, retryable }, 'docker operation failed');
+      if (!retryable && rec) rec.failure = reason;
+      if (retryable) await sleep(500);
+    }
+  }
+
+  async #removeOrphans(taskId: string, containers: ObservedContainer[]): Promise<void> {
+    this.log.warn({ taskId, containers: containers.map((c) => c.name) }, 'removing containers of a task nobody knows');
+    for (const c of containers) {
+      try {
+        await this.docker.stopContainer(c.id, this.settings.defaultStopTimeoutSeconds);
+        await this.docker.removeContainer(c.id);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, container: c.name }, 'could not remove orphan');
+      }
+    }
+    await this.docker.removeTaskResources(taskId).catch(() => {});
+  }
+
+  #queueReport(report: TaskStateReport): void {
+    const text = JSON.stringify(report);
+    if (this.#acked.get(report.taskId) === text) return;
+    this.#pending.set(report.taskId, report);
+    void this.#flushReports();
+  }
+
+  /** At-least-once: a report stays pending until the control plane accepted it, retried with back-off. */
+  async #flushReports(attempt = 0): Promise<void> {
+    if (this.#flushing || this.#pending.size === 0 || this.#stopping) return;
+    this.#flushing = true;
+    const batch = [...this.#pending.values()];
+    try {
+      await this.client.report({ tasks: batch });
+      for (const r of batch) {
+        const text = JSON.stringify(r);
+        this.#acked.set(r.taskId, text);
+        if (JSON.stringify(this.#pending.get(r.taskId)) === text) this.#pending.delete(r.taskId);
+      }
+      this.#flushing = false;
+      if (this.#pending.size > 0) void this.#flushReports();
+    } catch (e) {
+      this.#flushing = false;
+      if (attempt === 0 || attempt % 10 === 0) {
+        this.log.warn({ err: (e as Error).message, pending: this.#pending.size }, 'cannot report task state; will retry');
+      }
+      this.#flushRetry = setTimeout(() => void this.#flushReports(attempt + 1), Math.min(250 * 2 ** Math.min(attempt, 6), 10_000));
+    }
+  }
+
+  #persist(): Promise<void> {
+    return this.store
+      .save({
+        version: this.#version,
+        tasks: [...this.#tasks.values()].map(({ desired, record }) => ({ desired, record })),
+      })
+      .catch((e: unknown) => this.log.error({ err: e }, 'cannot write the state directory'));
+  }
+}
+
+function groupByTask(containers: ObservedContainer[]): Map<string, ObservedContainer[]> {
+  const out = new Map<string, ObservedContainer[]>();
+  for (const c of containers) {
+    const list = out.get(c.taskId);
+    if (list) list.push(c);
+    else out.set(c.taskId, [c]);
+  }
+  return out;
+}
+
+/** The control plane no longer lists a task this agent still runs: it must not run unsupervised. */
+function forgotten(desired: DesiredTask): DesiredTask {
+  return {
+    ...desired,
+    desiredStatus: 'STOPPED',
+    stopCode: desired.stopCode ?? 'ServiceSchedulerInitiated',
+    stoppedReason: desired.stoppedReason ?? 'The control plane no longer lists this task',
+  };
+}
