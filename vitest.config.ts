@@ -23,7 +23,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'scripts/**/*.test.ts',
+            'apps/agent/src/docker/container-spec.test.ts',
+            'apps/agent/src/reconcile/*.test.ts',
+          ],
           exclude: ['**/node_modules/**', '**/*.e2e.test.ts'],
           sequence: { groupOrder: 0 },
         },
@@ -33,7 +38,13 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '**/*.e2e.test.ts'],
+          // Pure tests under apps/ run with the unit project.
+          exclude: [
+            '**/node_modules/**',
+            '**/*.e2e.test.ts',
+            'apps/agent/src/docker/container-spec.test.ts',
+            'apps/agent/src/reconcile/*.test.ts',
+          ],
           sequence: { groupOrder: 1 },
           ...serial,
         },

@@ -78,7 +78,8 @@ export class Agent {
     const saved = await this.store.load();
     this.#version = saved.version;
     for (const t of saved.tasks) this.#tasks.set(t.desired.taskId, { ...t, released: false });
-    if (saved.tasks.length > 0) this.log.info({ tasks: saved.tasks.length }, 'resuming tasks from the state directory');
+    if (saved.tasks.length > 0)
+      this.log.info({ tasks: saved.tasks.length }, 'resuming tasks from the state directory');
     this.#unwatch = this.docker.watchEvents(() => this.schedule());
     this.#timers.push(setInterval(() => this.schedule(), this.settings.relistIntervalMs));
     void this.#pollDesired();
@@ -117,7 +118,11 @@ export class Agent {
     let failures = 0;
     while (!this.#stopping) {
       try {
-        const res = await this.client.desired(this.#version, this.settings.longPollSeconds, this.#abort.signal);
+        const res = await this.client.desired(
+          this.#version,
+          this.settings.longPollSeconds,
+          this.#abort.signal,
+        );
         if (failures > 0) this.log.info('control plane reachable again');
         failures = 0;
         this.#applyDesired(res.version, res.tasks);
@@ -126,7 +131,10 @@ export class Agent {
         failures++;
         const fatal = e instanceof ControlPlaneError && !e.retryable;
         if (fatal || failures === 1 || failures % 10 === 0) {
-          this.log.warn({ err: (e as Error).message, failures }, 'cannot fetch desired tasks; running tasks keep running');
+          this.log.warn(
+            { err: (e as Error).message, failures },
+            'cannot fetch desired tasks; running tasks keep running',
+          );
         }
         await sleep(Math.min(500 * 2 ** Math.min(failures, 5), 15_000));
       }
@@ -142,7 +150,11 @@ export class Agent {
         entry.desired = desired;
         entry.released = false;
       } else {
-        this.#tasks.set(desired.taskId, { desired, record: newTaskRecord(desired.taskId, this.clock()), released: false });
+        this.#tasks.set(desired.taskId, {
+          desired,
+          record: newTaskRecord(desired.taskId, this.clock()),
+          released: false,
+        });
       }
     }
     for (const [taskId, entry] of this.#tasks) {
@@ -190,12 +202,22 @@ export class Agent {
     for (let round = 0; round < MAX_ROUNDS_PER_RECONCILE && !this.#stopping; round++) {
       const entry = this.#tasks.get(taskId);
       if (!entry) return;
-      const desired = entry.released && entry.record.status !== 'STOPPED' ? forgotten(entry.desired) : entry.desired;
+      const desired =
+        entry.released && entry.record.status !== 'STOPPED' ? forgotten(entry.desired) : entry.desired;
       const before = entry.record.status;
-      const out = stepTask({ desired, record: entry.record, observed, now: this.clock(), settings: this.settings });
+      const out = stepTask({
+        desired,
+        record: entry.record,
+        observed,
+        now: this.clock(),
+        settings: this.settings,
+      });
       entry.record = out.record;
       if (out.record.status !== before) {
-        this.log.info({ taskId, transition: `${before}->${out.record.status}`, stopCode: out.record.stopCode }, 'task');
+        this.log.info(
+          { taskId, transition: `${before}->${out.record.status}`, stopCode: out.record.stopCode },
+          'task',
+        );
       }
       this.#queueReport(out.report);
       if (entry.released && isFullyCleanedUp(entry.record, observed)) {
@@ -211,7 +233,9 @@ export class Agent {
       for (const action of out.actions) await this.#execute(entry, action, observed);
       await this.#persist();
       try {
-        observed = (await this.docker.listTaskContainers(this.settings.instanceId)).filter((c) => c.taskId === taskId);
+        observed = (await this.docker.listTaskContainers(this.settings.instanceId)).filter(
+          (c) => c.taskId === taskId,
+        );
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'cannot list containers');
         return;
@@ -238,28 +262,38 @@ export class Agent {
         // Name before create: if we crash inside create, the next start finds the container by name.
         rec.createRequested = true;
         await this.#persist();
-        await this.#dockerCall(log, action, async () => {
-          record.pullStartedAt ??= this.clock();
-          await this.docker.ensureImage(def.image, this.settings.imagePullBehavior, desired.registryAuth?.[def.name]);
-          record.pullStoppedAt ??= this.clock();
-          const created = await this.docker.createContainer(desired, def, {
-            instanceId: this.settings.instanceId,
-            hostIp: this.settings.hostIp,
-          });
-          if (this.settings.crashAfterCreate) {
-            log.warn('BOSUN_AGENT_CRASH_AFTER_CREATE: exiting between create and record');
-            process.kill(process.pid, 'SIGKILL');
-          }
-          rec.runtimeId = created.id;
-          await this.docker.startContainer(created.id);
-        }, rec);
+        await this.#dockerCall(
+          log,
+          action,
+          async () => {
+            record.pullStartedAt ??= this.clock();
+            await this.docker.ensureImage(
+              def.image,
+              this.settings.imagePullBehavior,
+              desired.registryAuth?.[def.name],
+            );
+            record.pullStoppedAt ??= this.clock();
+            const created = await this.docker.createContainer(desired, def, {
+              instanceId: this.settings.instanceId,
+              hostIp: this.settings.hostIp,
+            });
+            if (this.settings.crashAfterCreate) {
+              log.warn('BOSUN_AGENT_CRASH_AFTER_CREATE: exiting between create and record');
+              process.kill(process.pid, 'SIGKILL');
+            }
+            rec.runtimeId = created.id;
+            await this.docker.startContainer(created.id);
+          },
+          rec,
+        );
         return;
       }
       case 'start':
         if (id) await this.#dockerCall(log, action, () => this.docker.startContainer(id), rec);
         return;
       case 'stop':
-        if (id) await this.#dockerCall(log, action, () => this.docker.stopContainer(id, action.timeoutSeconds));
+        if (id)
+          await this.#dockerCall(log, action, () => this.docker.stopContainer(id, action.timeoutSeconds));
         return;
       case 'remove':
         if (id) {
@@ -294,7 +328,10 @@ export class Agent {
   }
 
   async #removeOrphans(taskId: string, containers: ObservedContainer[]): Promise<void> {
-    this.log.warn({ taskId, containers: containers.map((c) => c.name) }, 'removing containers of a task nobody knows');
+    this.log.warn(
+      { taskId, containers: containers.map((c) => c.name) },
+      'removing containers of a task nobody knows',
+    );
     for (const c of containers) {
       try {
         await this.docker.stopContainer(c.id, this.settings.defaultStopTimeoutSeconds);
@@ -330,9 +367,15 @@ export class Agent {
     } catch (e) {
       this.#flushing = false;
       if (attempt === 0 || attempt % 10 === 0) {
-        this.log.warn({ err: (e as Error).message, pending: this.#pending.size }, 'cannot report task state; will retry');
+        this.log.warn(
+          { err: (e as Error).message, pending: this.#pending.size },
+          'cannot report task state; will retry',
+        );
       }
-      this.#flushRetry = setTimeout(() => void this.#flushReports(attempt + 1), Math.min(250 * 2 ** Math.min(attempt, 6), 10_000));
+      this.#flushRetry = setTimeout(
+        () => void this.#flushReports(attempt + 1),
+        Math.min(250 * 2 ** Math.min(attempt, 6), 10_000),
+      );
     }
   }
 

@@ -63,7 +63,12 @@ export class ControlPlaneClient {
     return this.#request('POST', path, body);
   }
 
-  async #request(method: string, path: string, body: unknown, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+  async #request(
+    method: string,
+    path: string,
+    body: unknown,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {

@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { Agent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
 import { ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
-import { type DockerInfo, describeHost } from './host.ts';
 import { createDockerController } from './docker/controller.ts';
+import { type DockerInfo, describeHost } from './host.ts';
 import { StateStore } from './state-store.ts';
 import { TaskStore } from './task-store.ts';
 
@@ -49,16 +49,25 @@ async function main() {
   }
   client.setCredential(state.credential);
 
-  const agent = new Agent(createDockerController(docker), client, new TaskStore(config.stateDir), log, {
-    instanceId: state.containerInstanceId,
-    hostIp: config.hostIp,
-    imagePullBehavior: config.imagePullBehavior,
-    defaultStopTimeoutSeconds: config.defaultStopTimeoutSeconds,
-    cleanupDelayMs: config.cleanupDelayMs,
-    relistIntervalMs: config.relistIntervalMs,
-    longPollSeconds: config.longPollSeconds,
-    crashAfterCreate: config.crashAfterCreate,
-  });
+  const agent = new Agent(
+    createDockerController(docker, {
+      networkImage: config.networkImage,
+      pullInactivityTimeoutMs: config.imagePullTimeoutSeconds * 1000,
+    }),
+    client,
+    new TaskStore(config.stateDir),
+    log,
+    {
+      instanceId: state.containerInstanceId,
+      hostIp: config.hostIp,
+      imagePullBehavior: config.imagePullBehavior,
+      defaultStopTimeoutSeconds: config.defaultStopTimeoutSeconds,
+      cleanupDelayMs: config.cleanupDelayMs,
+      relistIntervalMs: config.relistIntervalMs,
+      longPollSeconds: config.longPollSeconds,
+      crashAfterCreate: config.crashAfterCreate,
+    },
+  );
   await agent.start();
 
   let stopping = false;

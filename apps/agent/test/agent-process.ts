@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../control-plane/test/server-process.ts';
@@ -16,7 +16,16 @@ export interface AgentProcess {
 export async function createJoinToken(envFile: string, cluster = 'default'): Promise<string> {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'apps/control-plane/src/cli.ts', 'join-token', '--cluster', cluster, '--env', envFile],
+    [
+      '--import',
+      'tsx',
+      'apps/control-plane/src/cli.ts',
+      'join-token',
+      '--cluster',
+      cluster,
+      '--env',
+      envFile,
+    ],
     { cwd: REPO_ROOT },
   );
   return stdout.trim();

@@ -6,7 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase } from '../../control-plane/test/harness.ts';
-import { REPO_ROOT, type ServerProcess, startServerProcess } from '../../control-plane/test/server-process.ts';
+import {
+  REPO_ROOT,
+  type ServerProcess,
+  startServerProcess,
+} from '../../control-plane/test/server-process.ts';
 import { type AgentProcess, createJoinToken, startAgentProcess } from './agent-process.ts';
 
 /**
@@ -63,7 +67,9 @@ async function waitForTask(arn: string, ok: (t: Task) => boolean, timeoutMs = 60
     if (ok(last)) return last;
     await sleep(250);
   }
-  throw new Error(`task did not reach the expected state; last seen:\n${JSON.stringify(last, null, 2)}\nagent:\n${agent.output().slice(-3000)}`);
+  throw new Error(
+    `task did not reach the expected state; last seen:\n${JSON.stringify(last, null, 2)}\nagent:\n${agent.output().slice(-3000)}`,
+  );
 }
 
 async function runTask(family: string): Promise<string> {
@@ -144,8 +150,15 @@ describe('tasks on real Docker through the aws CLI', () => {
 
     await aws('stop-task', '--task', arn, '--reason', 'e2e says stop');
     const stopped = await waitForTask(arn, (t) => t.lastStatus === 'STOPPED', 30_000);
-    expect(stopped).toMatchObject({ desiredStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'e2e says stop' });
-    expect(stopped.containers.find((c) => c.name === 'app')).toMatchObject({ lastStatus: 'STOPPED', exitCode: 0 });
+    expect(stopped).toMatchObject({
+      desiredStatus: 'STOPPED',
+      stopCode: 'UserInitiated',
+      stoppedReason: 'e2e says stop',
+    });
+    expect(stopped.containers.find((c) => c.name === 'app')).toMatchObject({
+      lastStatus: 'STOPPED',
+      exitCode: 0,
+    });
     expect(await docker('logs', app?.runtimeId ?? '')).toContain('got SIGTERM');
   }, 90_000);
 
@@ -155,7 +168,9 @@ describe('tasks on real Docker through the aws CLI', () => {
       '--family',
       'huge',
       '--container-definitions',
-      JSON.stringify([{ name: 'a', image: 'bosun/busybox:latest', memory: 10_000_000, command: ['sleep', '1'] }]),
+      JSON.stringify([
+        { name: 'a', image: 'bosun/busybox:latest', memory: 10_000_000, command: ['sleep', '1'] },
+      ]),
     );
     const out = (await aws('run-task', '--task-definition', 'huge')) as {
       tasks: unknown[];
@@ -188,7 +203,9 @@ describe('tasks on real Docker through the aws CLI', () => {
     agent = await startAgent();
     // Give the restarted agent a few reconcile rounds to act, if it were going to.
     await sleep(4000);
-    expect(await docker('inspect', '-f', '{{.State.StartedAt}} {{.State.Running}}', id)).toBe(`${startedAt} true`);
+    expect(await docker('inspect', '-f', '{{.State.StartedAt}} {{.State.Running}}', id)).toBe(
+      `${startedAt} true`,
+    );
     const all = await docker('ps', '-aq', '--filter', `label=bosun.task-id=${webArn.split('/').pop()}`);
     expect(all.split('\n').filter(Boolean)).toHaveLength(1);
     const after = await describeTask(webArn);

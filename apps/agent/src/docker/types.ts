@@ -77,7 +77,11 @@ export interface DockerController {
    * (maybe before a crash) created it already: that container is returned, never a second one.
    * For awsvpc tasks it first ensures the task's network container (see ensureTaskNetwork).
    */
-  createContainer(task: DesiredTask, container: ContainerDefinition, ctx: CreateContext): Promise<ObservedContainer>;
+  createContainer(
+    task: DesiredTask,
+    container: ContainerDefinition,
+    ctx: CreateContext,
+  ): Promise<ObservedContainer>;
   /** Already running counts as success. */
   startContainer(id: string): Promise<void>;
   /** SIGTERM (or the image's stop signal), wait timeoutSeconds, SIGKILL. Already stopped or gone is success. */
