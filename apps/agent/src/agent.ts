@@ -254,7 +254,8 @@ export class Agent {
       return;
     }
     const def = desired.taskDefinition.containerDefinitions.find((c) => c.name === action.container);
-    const rec = (record.containers[action.container] ??= {});
+    record.containers[action.container] ??= {};
+    const rec = record.containers[action.container] ?? {};
     const id = observed.find((c) => c.containerName === action.container)?.id ?? rec.runtimeId;
     if (!def) return;
     switch (action.kind) {

@@ -1,27 +1,83 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  AgentReportRequest,
   type ArnScope,
   AuthenticationError,
   arns,
   ClientError,
   ClusterNotFoundError,
+  type DesiredStateResponse,
+  type DesiredTask,
   HeartbeatRequest,
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
 } from '@bosun/model';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Db } from './db/client.ts';
-import { clusters, containerInstances, joinTokens } from './db/schema/index.ts';
+import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from './db/schema/index.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
 import { hashSecret } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
+import { channels, type Notifier } from './notifier.ts';
+import { applyOverrides, type TaskRow } from './repositories/tasks.ts';
+import { mergeTaskReport } from './task-reports.ts';
 
 export interface AgentApiDeps {
   db: Db;
   scope: ArnScope;
   settings: ControlPlaneSettings;
   clock: () => Date;
+  notifier: Notifier;
+}
+
+const DesiredQuery = z.object({
+  /** The version the agent already has; absent = answer at once. */
+  after: z.coerce.number().int().min(-1).optional(),
+  /** Shorter than the server's long-poll period if the agent wants; never longer. */
+  waitSeconds: z.coerce.number().min(0).max(3600).optional(),
+});
+
+/**
+ * What an instance should run: every task placed on it that it has not yet reported STOPPED, with the
+ * task definition as the task runs it (containerOverrides applied). The version is read first, so the
+ * tasks are never older than the version the agent is told.
+ */
+async function desiredState(db: Db, scope: ArnScope, instanceId: string): Promise<DesiredStateResponse> {
+  const [instance] = await db
+    .select({ version: containerInstances.desiredVersion })
+    .from(containerInstances)
+    .where(eq(containerInstances.id, instanceId));
+  const rows = await db
+    .select({ task: tasks, spec: taskDefinitions.spec, clusterName: clusters.name })
+    .from(tasks)
+    .innerJoin(
+      taskDefinitions,
+      and(eq(taskDefinitions.family, tasks.family), eq(taskDefinitions.revision, tasks.revision)),
+    )
+    .innerJoin(clusters, eq(clusters.id, tasks.clusterId))
+    .where(and(eq(tasks.containerInstanceId, instanceId), ne(tasks.lastStatus, 'STOPPED')))
+    .orderBy(asc(tasks.createdAt), asc(tasks.id));
+  return {
+    version: instance?.version ?? 0,
+    tasks: rows.map(
+      ({ task, spec, clusterName }): DesiredTask => ({
+        taskArn: arns.task(scope, clusterName, task.id),
+        taskId: task.id,
+        clusterArn: arns.cluster(scope, clusterName),
+        taskDefinitionArn: arns.taskDefinition(scope, task.family, task.revision),
+        desiredStatus: task.desiredStatus,
+        taskDefinition: applyOverrides(spec, task.overrides.containerOverrides),
+        group: task.group,
+        ...(task.startedBy === null ? {} : { startedBy: task.startedBy }),
+        ...(task.desiredStatus === 'STOPPED' && task.stopCode !== null ? { stopCode: task.stopCode } : {}),
+        ...(task.desiredStatus === 'STOPPED' && task.stoppedReason !== null
+          ? { stoppedReason: task.stoppedReason }
+          : {}),
+      }),
+    ),
+  };
 }
 
 function parseBody(raw: unknown): unknown {
@@ -62,6 +118,12 @@ async function authenticateAgent(db: Db, req: FastifyRequest) {
 }
 
 export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void {
+  // Long-polls in flight, answered at once when the server closes so shutdown does not wait for them.
+  const polls = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const poll of polls) poll.abort();
+  });
+
   app.post('/agent/v1/register', async (req, reply) => {
     const input = parseActionInput(RegisterInstanceRequest, parseBody(req.body));
     const now = deps.clock();
@@ -127,6 +189,98 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     return reply.send({
       status: instance.status,
       heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
+    });
+  });
+
+  /**
+   * Long-poll for the instance's desired state. Answers at once when the stored version is past
+   * `after` (or `after` is absent), else waits for a wake-up on `bosun:instance:<id>` — published by
+   * whichever control-plane process changed the instance's tasks — or for the long-poll period, and
+   * then answers with the current state either way.
+   */
+  app.get('/agent/v1/desired', async (req, reply) => {
+    const instance = await authenticateAgent(deps.db, req);
+    const query = parseActionInput(DesiredQuery, req.query);
+    const waitMs = Math.min(deps.settings.longPollMs, (query.waitSeconds ?? Number.POSITIVE_INFINITY) * 1000);
+    const gone = new AbortController();
+    // The response's close fires when the agent hangs up before we answer.
+    reply.raw.on('close', () => gone.abort());
+    polls.add(gone);
+    try {
+      let state: DesiredStateResponse | undefined;
+      const waited = await deps.notifier.waitFor(
+        channels.instance(instance.id),
+        waitMs,
+        gone.signal,
+        async () => {
+          state = await desiredState(deps.db, deps.scope, instance.id);
+          return query.after === undefined || state.version > query.after;
+        },
+      );
+      if (!waited.satisfied) state = await desiredState(deps.db, deps.scope, instance.id);
+      return reply.send(state);
+    } finally {
+      polls.delete(gone);
+    }
+  });
+
+  /**
+   * The agent's view of its tasks; also a heartbeat. At-least-once: each task report is merged by
+   * mergeTaskReport (never backwards, never blanking). Reports about tasks that are not on the calling
+   * instance are ignored and listed back in `unknownTaskIds`.
+   */
+  app.post('/agent/v1/report', async (req, reply) => {
+    const instance = await authenticateAgent(deps.db, req);
+    const input = parseActionInput(AgentReportRequest, parseBody(req.body));
+    const now = deps.clock();
+    // Its own statement, before the task transaction: that one then locks task rows only, so it cannot
+    // deadlock with StopTask (task row, then instance row).
+    const [beat] = await deps.db
+      .update(containerInstances)
+      .set({ lastHeartbeatAt: now })
+      .where(eq(containerInstances.id, instance.id))
+      .returning({ version: containerInstances.desiredVersion, status: containerInstances.status });
+    const log = req.log.child({ instanceId: instance.id });
+    const ids = [...new Set(input.tasks.map((t) => t.taskId))].sort();
+    const { unknown, transitions } = await deps.db.transaction(async (tx) => {
+      const rows =
+        ids.length === 0
+          ? []
+          : await tx
+              .select()
+              .from(tasks)
+              .where(and(inArray(tasks.id, ids), eq(tasks.containerInstanceId, instance.id)))
+              .orderBy(asc(tasks.id))
+              .for('update');
+      const byId = new Map<string, TaskRow>(rows.map((r) => [r.id, r]));
+      const moves: { taskId: string; from: string; to: string }[] = [];
+      const missing = new Set<string>();
+      for (const report of input.tasks) {
+        const row = byId.get(report.taskId);
+        if (row === undefined) {
+          missing.add(report.taskId);
+          continue;
+        }
+        const patch = mergeTaskReport(row, report, now);
+        if (patch === undefined) continue;
+        const [updated] = await tx
+          .update(tasks)
+          .set({ ...patch, version: sql`${tasks.version} + 1`, updatedAt: now })
+          .where(eq(tasks.id, row.id))
+          .returning();
+        if (updated) byId.set(row.id, updated);
+        if (patch.lastStatus !== row.lastStatus) {
+          moves.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
+        }
+      }
+      return { unknown: [...missing], transitions: moves };
+    });
+    for (const t of transitions) log.info({ taskId: t.taskId }, `task ${t.from}->${t.to}`);
+    return reply.send({
+      version: beat?.version ?? instance.desiredVersion,
+      status: beat?.status ?? instance.status,
+      heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
+      unknownTaskIds: unknown,
     });
   });
 }

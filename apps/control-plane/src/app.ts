@@ -7,7 +7,7 @@ import { registerAgentApi } from './agent-api.ts';
 import type { AccessKeyStore } from './auth/access-keys.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import type { Database } from './db/client.ts';
-import type { ControlPlaneSettings } from './ecs/action.ts';
+import type { ControlPlaneRuntime, ControlPlaneSettings } from './ecs/action.ts';
 import { actionsByTarget } from './ecs/index.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
 import { ecsErrorHandler, sendEcsError } from './http-errors.ts';
@@ -20,6 +20,8 @@ export interface AppDeps {
   scope: ArnScope;
   bodyLimitBytes: number;
   settings: ControlPlaneSettings;
+  /** Queues and wake-ups (src/runtime.ts); owned by the caller, which closes it after the app. */
+  runtime: ControlPlaneRuntime;
   logLevel?: string;
   /** Injected in tests to check signature expiry. */
   clock?: () => Date;
@@ -97,13 +99,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         caller: { accessKeyId: caller },
         log,
         settings: deps.settings,
+        runtime: deps.runtime,
       },
       input,
     );
     return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
   });
 
-  registerAgentApi(app, { db: deps.database.db, scope: deps.scope, settings: deps.settings, clock });
+  registerAgentApi(app, {
+    db: deps.database.db,
+    scope: deps.scope,
+    settings: deps.settings,
+    clock,
+    notifier: deps.runtime.notifier,
+  });
 
   return app;
 }

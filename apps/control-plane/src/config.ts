@@ -30,6 +30,17 @@ const ConfigSchema = z.object({
     .default(1024 * 1024),
   BOSUN_AGENT_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(10),
   BOSUN_HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(600).default(2),
+  /** How long an agent's GET /agent/v1/desired waits for a change. */
+  BOSUN_LONG_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(20),
+  /** How long RunTask waits for the placement worker. */
+  BOSUN_PLACEMENT_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(300).default(15),
+  /** STOPPED tasks stay visible at least this long (ECS: about an hour). */
+  BOSUN_STOPPED_TASK_RETENTION_SECONDS: z.coerce.number().min(60).default(3600),
+  /** Namespaces BullMQ's keys; every process of one install needs the same value. */
+  BOSUN_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]{1,64}$/)
+    .default('bosun'),
   BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -46,6 +57,10 @@ export interface Config {
   bodyLimitBytes: number;
   agentTimeoutMs: number;
   heartbeatIntervalMs: number;
+  longPollMs: number;
+  placementWaitMs: number;
+  stoppedTaskRetentionMs: number;
+  queuePrefix: string;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
 }
 
@@ -69,6 +84,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: c.BOSUN_BODY_LIMIT_BYTES,
     agentTimeoutMs: c.BOSUN_AGENT_TIMEOUT_SECONDS * 1000,
     heartbeatIntervalMs: c.BOSUN_HEARTBEAT_INTERVAL_SECONDS * 1000,
+    longPollMs: c.BOSUN_LONG_POLL_SECONDS * 1000,
+    placementWaitMs: c.BOSUN_PLACEMENT_TIMEOUT_SECONDS * 1000,
+    stoppedTaskRetentionMs: c.BOSUN_STOPPED_TASK_RETENTION_SECONDS * 1000,
+    queuePrefix: c.BOSUN_QUEUE_PREFIX,
     logLevel: c.BOSUN_LOG_LEVEL,
   };
 }

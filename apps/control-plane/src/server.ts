@@ -1,14 +1,20 @@
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { AccessKeyStore, ensureAdminKey } from './auth/access-keys.ts';
 import { SecretBox } from './auth/secret-box.ts';
 import { loadConfig } from './config.ts';
 import { connectDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
+import { startWorkers } from './placement/worker.ts';
 import { ensureDefaultCluster } from './repositories/bootstrap.ts';
+import { createRuntime } from './runtime.ts';
 import { loadMasterKey, writeClientEnv } from './state-dir.ts';
 
-/** Start-up: config → migrations → keys → app → listen; shutdown closes in reverse. */
+/**
+ * Start-up: config → migrations → keys → Redis runtime (queues, subscriber) → workers → app → listen;
+ * shutdown closes in reverse.
+ */
 async function main() {
   const config = loadConfig();
   await applyMigrations(config.databaseUrl);
@@ -17,14 +23,35 @@ async function main() {
   const box = new SecretBox(await loadMasterKey(config.stateDir, config.masterKeyHex));
   const adminKey = await ensureAdminKey(database.db, box);
   await ensureDefaultCluster(database.db);
+  const log = pino({ level: config.logLevel });
+  const runtime = await createRuntime(redis, { queuePrefix: config.queuePrefix, log });
+  const scope = { region: config.region, accountId: config.accountId };
+  const settings = {
+    agentTimeoutMs: config.agentTimeoutMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    longPollMs: config.longPollMs,
+    placementWaitMs: config.placementWaitMs,
+    stoppedTaskRetentionMs: config.stoppedTaskRetentionMs,
+  };
+  const workers = await startWorkers({
+    db: database.db,
+    redis,
+    queues: runtime.queues,
+    notifier: runtime.notifier,
+    scope,
+    settings,
+    clock: () => new Date(),
+    log: log.child({ component: 'workers' }),
+  });
 
   const app = buildApp({
     database,
     redis,
     keys: new AccessKeyStore(database.db, box),
-    scope: { region: config.region, accountId: config.accountId },
+    scope,
     bodyLimitBytes: config.bodyLimitBytes,
-    settings: { agentTimeoutMs: config.agentTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs },
+    settings,
+    runtime,
     logLevel: config.logLevel,
   });
   const address = await app.listen({ host: config.listenHost, port: config.port });
@@ -38,6 +65,8 @@ async function main() {
     closing = true;
     app.log.info({ signal }, 'shutting down');
     await app.close();
+    await workers.close();
+    await runtime.close();
     redis.disconnect();
     await database.close();
     process.exit(0);

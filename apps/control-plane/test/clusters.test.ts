@@ -4,6 +4,7 @@ import {
   DescribeClustersCommand,
   ListClustersCommand,
   ListTagsForResourceCommand,
+  RegisterTaskDefinitionCommand,
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-ecs';
@@ -140,9 +141,21 @@ describe('clusters through the AWS SDK', () => {
     });
     await cp.database.sql`update services set status = 'INACTIVE' where cluster_id = ${clusterId}`;
 
-    await cp.database.db
-      .insert(tasks)
-      .values({ id: 'a'.repeat(32), clusterId, lastStatus: 'RUNNING', desiredStatus: 'RUNNING' });
+    await cp.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'busy-td',
+        containerDefinitions: [{ name: 'app', image: 'nginx', memory: 64 }],
+      }),
+    );
+    await cp.database.db.insert(tasks).values({
+      id: 'a'.repeat(32),
+      clusterId,
+      family: 'busy-td',
+      revision: 1,
+      group: 'family:busy-td',
+      lastStatus: 'RUNNING',
+      desiredStatus: 'RUNNING',
+    });
     await expect(cp.ecs.send(new DeleteClusterCommand({ cluster: arn('busy') }))).rejects.toMatchObject({
       name: 'ClusterContainsTasksException',
     });

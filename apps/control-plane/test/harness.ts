@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import postgres from 'postgres';
 import { buildApp } from '../src/app.ts';
 import { type AccessKey, AccessKeyStore, ensureAdminKey } from '../src/auth/access-keys.ts';
 import { SecretBox } from '../src/auth/secret-box.ts';
 import { connectDatabase, type Database } from '../src/db/client.ts';
 import { applyMigrations } from '../src/db/migrate.ts';
+import type { ControlPlaneRuntime, ControlPlaneSettings } from '../src/ecs/action.ts';
+import { startWorkers } from '../src/placement/worker.ts';
+import { QUEUE_CATALOG } from '../src/queues.ts';
 import { ensureDefaultCluster } from '../src/repositories/bootstrap.ts';
+import { createRuntime } from '../src/runtime.ts';
 
 export const REGION = 'local';
 export const ACCOUNT = '000000000000';
@@ -42,31 +48,73 @@ export interface TestControlPlane {
   endpoint: string;
   key: AccessKey;
   database: Database;
+  /** The scratch database's URL and the BullMQ prefix, so a second control plane can share both. */
+  databaseUrl: string;
+  queuePrefix: string;
+  box: SecretBox;
+  settings: ControlPlaneSettings;
+  runtime: ControlPlaneRuntime;
   /** An SDK client signed with the admin key. */
   ecs: ECSClient;
   setClock(fn: () => Date): void;
   close(): Promise<void>;
 }
 
-/** A real control plane on a random port, over a scratch database and the test Redis. */
+/** Short waits so tests do not sit out production-length long-polls. */
+export const TEST_SETTINGS: ControlPlaneSettings = {
+  agentTimeoutMs: 10_000,
+  heartbeatIntervalMs: 2_000,
+  longPollMs: 3_000,
+  placementWaitMs: 10_000,
+  stoppedTaskRetentionMs: 3600_000,
+};
+
+/**
+ * A real control plane on a random port, over a scratch database and the test Redis, with its
+ * placement and housekeeping workers. With `shareWith`, a second process of the same install: same
+ * database, same master key, same queues — only the HTTP listener, connections and workers are its own.
+ */
 export async function startControlPlane(
-  options: { bodyLimitBytes?: number } = {},
+  options: {
+    bodyLimitBytes?: number;
+    settings?: Partial<ControlPlaneSettings>;
+    shareWith?: TestControlPlane;
+  } = {},
 ): Promise<TestControlPlane> {
-  const scratch = await createScratchDatabase();
-  await applyMigrations(scratch.url);
-  const database = connectDatabase(scratch.url, { max: 5 });
+  const shared = options.shareWith;
+  const scratch = shared ? undefined : await createScratchDatabase();
+  const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
+  if (scratch) await applyMigrations(databaseUrl);
+  const database = connectDatabase(databaseUrl, { max: 5 });
   const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: null });
-  const box = new SecretBox(randomBytes(32).toString('hex'));
-  const key = await ensureAdminKey(database.db, box);
-  await ensureDefaultCluster(database.db);
+  const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
+  const key = shared?.key ?? (await ensureAdminKey(database.db, box));
+  if (!shared) await ensureDefaultCluster(database.db);
+  // Per scratch database, so a job left in Redis by another test file never reaches this one.
+  const queuePrefix = shared?.queuePrefix ?? `bosun_t_${randomBytes(6).toString('hex')}`;
+  const settings = { ...TEST_SETTINGS, ...options.settings };
+  const log = pino({ level: 'silent' });
+  const runtime = await createRuntime(redis, { queuePrefix, log });
   let clock = () => new Date();
+  const scope = { region: REGION, accountId: ACCOUNT };
+  const workers = await startWorkers({
+    db: database.db,
+    redis,
+    queues: runtime.queues,
+    notifier: runtime.notifier,
+    scope,
+    settings,
+    clock: () => clock(),
+    log,
+  });
   const app = buildApp({
     database,
     redis,
     keys: new AccessKeyStore(database.db, box),
-    scope: { region: REGION, accountId: ACCOUNT },
+    scope,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    settings: { agentTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 },
+    settings,
+    runtime,
     logLevel: 'silent',
     clock: () => clock(),
   });
@@ -81,6 +129,11 @@ export async function startControlPlane(
     endpoint,
     key,
     database,
+    databaseUrl,
+    queuePrefix,
+    box,
+    settings,
+    runtime,
     ecs,
     setClock(fn) {
       clock = fn;
@@ -88,9 +141,19 @@ export async function startControlPlane(
     async close() {
       ecs.destroy();
       await app.close();
+      await workers.close();
+      await runtime.close();
+      // The first process of an install owns its queues: leave nothing behind in the test Redis.
+      if (!shared) {
+        for (const q of Object.values(QUEUE_CATALOG)) {
+          const queue = new Queue(q.name, { connection: redis, prefix: queuePrefix });
+          await queue.obliterate({ force: true });
+          await queue.close();
+        }
+      }
       redis.disconnect();
       await database.close();
-      await scratch.drop();
+      await scratch?.drop();
     },
   };
 }

@@ -2,6 +2,8 @@ import type { ArnScope } from '@bosun/model';
 import type { FastifyBaseLogger } from 'fastify';
 import type { z } from 'zod';
 import type { Db } from '../db/client.ts';
+import type { Notifier } from '../notifier.ts';
+import type { Queues } from '../queues.ts';
 
 /** What every ECS action handler gets: the database, ARN scope, the clock and the caller. */
 export interface ActionContext {
@@ -11,6 +13,13 @@ export interface ActionContext {
   caller: { accessKeyId: string };
   log: FastifyBaseLogger;
   settings: ControlPlaneSettings;
+  runtime: ControlPlaneRuntime;
+}
+
+/** The process's Redis-backed machinery: job queues and cross-process wake-ups. */
+export interface ControlPlaneRuntime {
+  queues: Queues;
+  notifier: Notifier;
 }
 
 /** Tunables that decisions depend on, from config. */
@@ -19,6 +28,12 @@ export interface ControlPlaneSettings {
   agentTimeoutMs: number;
   /** How often agents are told to heartbeat. */
   heartbeatIntervalMs: number;
+  /** How long `GET /agent/v1/desired` waits for a change before answering with the current state. */
+  longPollMs: number;
+  /** How long RunTask waits for the placement worker before giving up (and cancelling the request). */
+  placementWaitMs: number;
+  /** STOPPED tasks older than this are forgotten by the housekeeping job (ECS: about an hour). */
+  stoppedTaskRetentionMs: number;
 }
 
 export interface Action<S extends z.ZodType = z.ZodType> {

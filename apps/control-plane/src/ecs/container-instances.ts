@@ -22,7 +22,7 @@ export const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext):
   ctx.now.getTime() - row.lastHeartbeatAt.getTime() < ctx.settings.agentTimeoutMs;
 
 /** `id` or a container-instance ARN of this cluster → the id, or undefined. */
-function instanceIdFromRef(ref: string, clusterName: string): string | undefined {
+export function instanceIdFromRef(ref: string, clusterName: string): string | undefined {
   if (!ref.startsWith('arn:')) return UUID_RE.test(ref) ? ref : undefined;
   const arn = parseArn(ref);
   if (arn?.kind !== 'container-instance') return undefined;

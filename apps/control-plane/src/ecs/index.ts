@@ -13,6 +13,7 @@ import {
   ListTaskDefinitions,
   RegisterTaskDefinition,
 } from './task-definitions.ts';
+import { DescribeTasks, ListTasks, RunTask, StartTask, StopTask } from './tasks.ts';
 
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
 /** bosun's own operations (join tokens…) share the endpoint and SigV4, under their own prefix. */
@@ -34,6 +35,11 @@ export const actions: Readonly<Record<string, Action>> = {
   ListTagsForResource,
   ListContainerInstances,
   DescribeContainerInstances,
+  RunTask,
+  StartTask,
+  StopTask,
+  DescribeTasks,
+  ListTasks,
 };
 
 export const bosunActions: Readonly<Record<string, Action>> = {

@@ -2,6 +2,7 @@ export * from './access-keys.ts';
 export * from './clusters.ts';
 export * from './container-instances.ts';
 export * from './join-tokens.ts';
+export * from './placement-requests.ts';
 export * from './services.ts';
 export * from './tags.ts';
 export * from './task-definition-families.ts';
