@@ -15,12 +15,14 @@ import {
 import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { SecretBox } from './auth/secret-box.ts';
 import type { Db } from './db/client.ts';
 import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from './db/schema/index.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
 import { hashSecret } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
 import { channels, type Notifier } from './notifier.ts';
+import { resolveRegistryAuth } from './repositories/secrets.ts';
 import { applyOverrides, type TaskRow } from './repositories/tasks.ts';
 import { mergeTaskReport } from './task-reports.ts';
 
@@ -30,12 +32,15 @@ export interface AgentApiDeps {
   settings: ControlPlaneSettings;
   clock: () => Date;
   notifier: Notifier;
+  secretBox: SecretBox;
 }
 
 const DesiredQuery = z.object({
   /** The version the agent already has; absent = answer at once. */
   after: z.coerce.number().int().min(-1).optional(),
-  /** Shorter than the server's long-poll period if the agent wants; never longer. */
+  /** Seconds to wait at most: shorter than the server's long-poll period if the agent wants, never longer. */
+  wait: z.coerce.number().min(0).max(3600).optional(),
+  /** Same as `wait`. */
   waitSeconds: z.coerce.number().min(0).max(3600).optional(),
 });
 
@@ -44,7 +49,12 @@ const DesiredQuery = z.object({
  * task definition as the task runs it (containerOverrides applied). The version is read first, so the
  * tasks are never older than the version the agent is told.
  */
-async function desiredState(db: Db, scope: ArnScope, instanceId: string): Promise<DesiredStateResponse> {
+async function desiredState(
+  db: Db,
+  scope: ArnScope,
+  box: SecretBox,
+  instanceId: string,
+): Promise<DesiredStateResponse> {
   const [instance] = await db
     .select({ version: containerInstances.desiredVersion })
     .from(containerInstances)
@@ -59,10 +69,12 @@ async function desiredState(db: Db, scope: ArnScope, instanceId: string): Promis
     .innerJoin(clusters, eq(clusters.id, tasks.clusterId))
     .where(and(eq(tasks.containerInstanceId, instanceId), ne(tasks.lastStatus, 'STOPPED')))
     .orderBy(asc(tasks.createdAt), asc(tasks.id));
+  // Registry credentials are resolved per spec: the agent gets them only for tasks placed on it.
+  const auths = await Promise.all(rows.map(({ spec }) => resolveRegistryAuth(db, box, spec)));
   return {
     version: instance?.version ?? 0,
     tasks: rows.map(
-      ({ task, spec, clusterName }): DesiredTask => ({
+      ({ task, spec, clusterName }, i): DesiredTask => ({
         taskArn: arns.task(scope, clusterName, task.id),
         taskId: task.id,
         clusterArn: arns.cluster(scope, clusterName),
@@ -70,6 +82,7 @@ async function desiredState(db: Db, scope: ArnScope, instanceId: string): Promis
         desiredStatus: task.desiredStatus,
         taskDefinition: applyOverrides(spec, task.overrides.containerOverrides),
         group: task.group,
+        ...(auths[i] ? { registryAuth: auths[i] } : {}),
         ...(task.startedBy === null ? {} : { startedBy: task.startedBy }),
         ...(task.desiredStatus === 'STOPPED' && task.stopCode !== null ? { stopCode: task.stopCode } : {}),
         ...(task.desiredStatus === 'STOPPED' && task.stoppedReason !== null
@@ -201,7 +214,10 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
   app.get('/agent/v1/desired', async (req, reply) => {
     const instance = await authenticateAgent(deps.db, req);
     const query = parseActionInput(DesiredQuery, req.query);
-    const waitMs = Math.min(deps.settings.longPollMs, (query.waitSeconds ?? Number.POSITIVE_INFINITY) * 1000);
+    const waitMs = Math.min(
+      deps.settings.longPollMs,
+      (query.wait ?? query.waitSeconds ?? Number.POSITIVE_INFINITY) * 1000,
+    );
     const gone = new AbortController();
     // The response's close fires when the agent hangs up before we answer.
     reply.raw.on('close', () => gone.abort());
@@ -213,11 +229,11 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
         waitMs,
         gone.signal,
         async () => {
-          state = await desiredState(deps.db, deps.scope, instance.id);
+          state = await desiredState(deps.db, deps.scope, deps.secretBox, instance.id);
           return query.after === undefined || state.version > query.after;
         },
       );
-      if (!waited.satisfied) state = await desiredState(deps.db, deps.scope, instance.id);
+      if (!waited.satisfied) state = await desiredState(deps.db, deps.scope, deps.secretBox, instance.id);
       return reply.send(state);
     } finally {
       polls.delete(gone);

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAgentApi } from './agent-api.ts';
 import type { AccessKeyStore } from './auth/access-keys.ts';
+import type { SecretBox } from './auth/secret-box.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import type { Database } from './db/client.ts';
 import type { ControlPlaneRuntime, ControlPlaneSettings } from './ecs/action.ts';
@@ -17,6 +18,8 @@ export interface AppDeps {
   database: Database;
   redis: Redis;
   keys: AccessKeyStore;
+  /** The master key's box: stored secrets are sealed and opened with it. */
+  secretBox: SecretBox;
   scope: ArnScope;
   bodyLimitBytes: number;
   settings: ControlPlaneSettings;
@@ -100,6 +103,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         log,
         settings: deps.settings,
         runtime: deps.runtime,
+        secretBox: deps.secretBox,
       },
       input,
     );
@@ -112,6 +116,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     settings: deps.settings,
     clock,
     notifier: deps.runtime.notifier,
+    secretBox: deps.secretBox,
   });
 
   return app;

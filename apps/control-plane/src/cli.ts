@@ -7,7 +7,11 @@ import { SignatureV4 } from '@smithy/signature-v4';
  * `scripts/bosun <command>`: bosun's own operations, which the AWS CLI cannot call. Credentials and
  * endpoint come from the environment (`source .bosun/env`), or from the env file named by --env.
  */
-const USAGE = `usage: scripts/bosun join-token [--cluster NAME] [--expires-in SECONDS] [--env FILE]`;
+const USAGE = `usage:
+  scripts/bosun join-token [--cluster NAME] [--expires-in SECONDS] [--env FILE]
+  scripts/bosun put-secret --name NAME --secret-string VALUE [--env FILE]
+  scripts/bosun delete-secret --name NAME [--env FILE]
+  scripts/bosun list-secrets [--env FILE]`;
 
 function envFrom(file: string | undefined): Record<string, string | undefined> {
   if (!file) return process.env;
@@ -76,6 +80,21 @@ async function main(argv: string[]) {
       ...(flags.has('expires-in') ? { expiresInSeconds: Number(flags.get('expires-in')) } : {}),
     });
     process.stdout.write(`${String(out.joinToken)}\n`);
+    return;
+  }
+  if (command === 'put-secret' || command === 'delete-secret') {
+    const name = flags.get('name');
+    const secretString = flags.get('secret-string');
+    if (!name || (command === 'put-secret' && !secretString)) throw new Error(USAGE);
+    const out =
+      command === 'put-secret'
+        ? await call(env, 'PutSecret', { name, secretString })
+        : await call(env, 'DeleteSecret', { name });
+    process.stdout.write(`${String(out.arn)}\n`);
+    return;
+  }
+  if (command === 'list-secrets') {
+    process.stdout.write(`${JSON.stringify(await call(env, 'ListSecrets', {}), null, 2)}\n`);
     return;
   }
   throw new Error(USAGE);

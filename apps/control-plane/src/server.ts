@@ -48,6 +48,7 @@ async function main() {
     database,
     redis,
     keys: new AccessKeyStore(database.db, box),
+    secretBox: box,
     scope,
     bodyLimitBytes: config.bodyLimitBytes,
     settings,

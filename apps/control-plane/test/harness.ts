@@ -79,6 +79,8 @@ export async function startControlPlane(
     bodyLimitBytes?: number;
     settings?: Partial<ControlPlaneSettings>;
     shareWith?: TestControlPlane;
+    /** false: no placement/housekeeping workers in this process (RunTask then waits in vain). */
+    workers?: boolean;
   } = {},
 ): Promise<TestControlPlane> {
   const shared = options.shareWith;
@@ -97,20 +99,24 @@ export async function startControlPlane(
   const runtime = await createRuntime(redis, { queuePrefix, log });
   let clock = () => new Date();
   const scope = { region: REGION, accountId: ACCOUNT };
-  const workers = await startWorkers({
-    db: database.db,
-    redis,
-    queues: runtime.queues,
-    notifier: runtime.notifier,
-    scope,
-    settings,
-    clock: () => clock(),
-    log,
-  });
+  const workers =
+    options.workers === false
+      ? undefined
+      : await startWorkers({
+          db: database.db,
+          redis,
+          queues: runtime.queues,
+          notifier: runtime.notifier,
+          scope,
+          settings,
+          clock: () => clock(),
+          log,
+        });
   const app = buildApp({
     database,
     redis,
     keys: new AccessKeyStore(database.db, box),
+    secretBox: box,
     scope,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     settings,
@@ -141,7 +147,7 @@ export async function startControlPlane(
     async close() {
       ecs.destroy();
       await app.close();
-      await workers.close();
+      await workers?.close();
       await runtime.close();
       // The first process of an install owns its queues: leave nothing behind in the test Redis.
       if (!shared) {

@@ -1,6 +1,7 @@
 import type { ArnScope } from '@bosun/model';
 import type { FastifyBaseLogger } from 'fastify';
 import type { z } from 'zod';
+import type { SecretBox } from '../auth/secret-box.ts';
 import type { Db } from '../db/client.ts';
 import type { Notifier } from '../notifier.ts';
 import type { Queues } from '../queues.ts';
@@ -14,6 +15,8 @@ export interface ActionContext {
   log: FastifyBaseLogger;
   settings: ControlPlaneSettings;
   runtime: ControlPlaneRuntime;
+  /** Seals and opens stored secrets (the master key). */
+  secretBox: SecretBox;
 }
 
 /** The process's Redis-backed machinery: job queues and cross-process wake-ups. */

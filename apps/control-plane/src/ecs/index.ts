@@ -5,6 +5,7 @@ import {
   DescribeContainerInstances,
   ListContainerInstances,
 } from './container-instances.ts';
+import { DeleteSecret, ListSecrets, PutSecret } from './secrets.ts';
 import { ListTagsForResource, TagResource, UntagResource } from './tags.ts';
 import {
   DeregisterTaskDefinition,
@@ -44,6 +45,9 @@ export const actions: Readonly<Record<string, Action>> = {
 
 export const bosunActions: Readonly<Record<string, Action>> = {
   CreateJoinToken,
+  PutSecret,
+  DeleteSecret,
+  ListSecrets,
 };
 
 /** X-Amz-Target value → action. */

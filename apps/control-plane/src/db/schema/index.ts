@@ -3,6 +3,7 @@ export * from './clusters.ts';
 export * from './container-instances.ts';
 export * from './join-tokens.ts';
 export * from './placement-requests.ts';
+export * from './secrets.ts';
 export * from './services.ts';
 export * from './tags.ts';
 export * from './task-definition-families.ts';

@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { createScratchDatabase } from '../../control-plane/test/harness.ts';
+import {
+  REPO_ROOT,
+  type ServerProcess,
+  startServerProcess,
+} from '../../control-plane/test/server-process.ts';
+import { type AgentProcess, createJoinToken, startAgentProcess } from './agent-process.ts';
+
+export const run = promisify(execFile);
+export const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
+
+export interface Task {
+  taskArn: string;
+  lastStatus: string;
+  desiredStatus: string;
+  stopCode?: string;
+  stoppedReason?: string;
+  containers: {
+    name: string;
+    lastStatus: string;
+    exitCode?: number;
+    reason?: string;
+    runtimeId?: string;
+    healthStatus?: string;
+    networkBindings?: { hostPort: number; containerPort: number; bindIP: string }[];
+  }[];
+}
+
+/**
+ * bosun as a new user runs it, for end-to-end tests: the control plane and one agent as real
+ * processes over a scratch database and real Docker, driven with the real `aws` CLI.
+ */
+export interface Stack {
+  server: ServerProcess;
+  agent: AgentProcess;
+  stateDir: string;
+  aws(...args: string[]): Promise<Record<string, unknown>>;
+  /** scripts/bosun with this stack's credentials. */
+  bosun(...args: string[]): Promise<string>;
+  describeTask(arn: string): Promise<Task>;
+  waitForTask(arn: string, ok: (t: Task) => boolean, timeoutMs?: number): Promise<Task>;
+  runTask(family: string): Promise<string>;
+  /** Kills or stops the agent and starts it again on the same state directory. */
+  restartAgent(signal: NodeJS.Signals): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStack(agentEnv: Record<string, string> = {}): Promise<Stack> {
+  const scratch = await createScratchDatabase();
+  const stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-cp-'));
+  const agentDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-agent-'));
+  const server = await startServerProcess({
+    DATABASE_URL: scratch.url,
+    REDIS_URL: process.env.REDIS_URL ?? '',
+    BOSUN_STATE_DIR: stateDir,
+  });
+  const envFile = join(stateDir, 'env');
+  const baseAgentEnv = {
+    BOSUN_CONTROL_PLANE_URL: server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '',
+    BOSUN_AGENT_STATE_DIR: agentDir,
+    BOSUN_TASK_CLEANUP_DELAY_SECONDS: '3600',
+    BOSUN_RELIST_INTERVAL_SECONDS: '1',
+    ...agentEnv,
+  };
+  let agent = await startAgentProcess({ ...baseAgentEnv, BOSUN_JOIN_TOKEN: await createJoinToken(envFile) });
+
+  const aws = async (...args: string[]) => {
+    const { stdout } = await run('aws', ['ecs', ...args, '--output', 'json'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: stateDir, ...server.clientEnv },
+    });
+    return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
+  };
+  const describeTask = async (arn: string) => {
+    const out = (await aws('describe-tasks', '--tasks', arn)) as { tasks: Task[] };
+    const task = out.tasks[0];
+    if (!task) throw new Error(`task ${arn} not found`);
+    return task;
+  };
+  const stack: Stack = {
+    server,
+    get agent() {
+      return agent;
+    },
+    stateDir,
+    aws,
+    bosun: async (...args) =>
+      (await run('scripts/bosun', [...args, '--env', envFile], { cwd: REPO_ROOT })).stdout.trim(),
+    describeTask,
+    async waitForTask(arn, ok, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: Task | undefined;
+      while (Date.now() < deadline) {
+        last = await describeTask(arn);
+        if (ok(last)) return last;
+        await sleep(250);
+      }
+      throw new Error(
+        `task did not reach the expected state; last seen:\n${JSON.stringify(last, null, 2)}\nagent log:\n${agent.output().slice(-3000)}`,
+      );
+    },
+    async runTask(family) {
+      const out = (await aws('run-task', '--task-definition', family)) as {
+        tasks: Task[];
+        failures: unknown[];
+      };
+      const arn = out.tasks[0]?.taskArn;
+      if (!arn) throw new Error(`run-task ${family} placed nothing: ${JSON.stringify(out.failures)}`);
+      return arn;
+    },
+    async restartAgent(signal) {
+      await agent.stop(signal);
+      agent = await startAgentProcess(baseAgentEnv);
+    },
+    async close() {
+      const ids = (await docker('ps', '-aq', '--filter', 'label=bosun.managed=true').catch(() => ''))
+        .split('\n')
+        .filter(Boolean);
+      await agent.stop();
+      await server.stop();
+      if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => '');
+      await scratch.drop();
+    },
+  };
+  return stack;
+}

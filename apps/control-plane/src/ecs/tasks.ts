@@ -1,0 +1,442 @@
+import {
+  arns,
+  ClientError,
+  InvalidParameterError,
+  parseArn,
+  parseTags,
+  parseTaskDefinitionRef,
+  Tag,
+  type TaskDefinitionSpec,
+  UnsupportedFeatureError,
+} from '@bosun/model';
+import { parseClusterQuery } from '@bosun/scheduler';
+import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { containerInstances, type PlacementSpec, tasks } from '../db/schema/index.ts';
+import { channels } from '../notifier.ts';
+import { submitPlacement } from '../placement/submit.ts';
+import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
+import { listTags } from '../repositories/tags.ts';
+import { findTaskDefinition, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
+import {
+  applyOverrides,
+  bumpDesiredVersions,
+  describeTask,
+  findTasks,
+  type TaskRow,
+  taskIdFromRef,
+} from '../repositories/tasks.ts';
+import { type ActionContext, defineAction } from './action.ts';
+import { instanceIdFromRef } from './container-instances.ts';
+import { decodeToken, maxResults, nextToken, page } from './pagination.ts';
+import { clusterRef } from './shapes.ts';
+
+const ContainerOverride = z.object({
+  name: z.string().min(1).max(255),
+  command: z.array(z.string().max(32768)).max(100).optional(),
+  environment: z
+    .array(z.object({ name: z.string().min(1).max(4096), value: z.string().max(32768).default('') }))
+    .max(100)
+    .optional(),
+  cpu: z.number().int().min(0).max(10240).optional(),
+  memory: z
+    .number()
+    .int()
+    .min(6)
+    .max(1024 * 1024)
+    .optional(),
+  memoryReservation: z
+    .number()
+    .int()
+    .min(6)
+    .max(1024 * 1024)
+    .optional(),
+});
+
+const TaskOverride = z.object({
+  containerOverrides: z.array(ContainerOverride).max(10).optional(),
+});
+
+const PlacementConstraint = z.object({
+  type: z.enum(['distinctInstance', 'memberOf']),
+  expression: z.string().max(2000).optional(),
+});
+
+const PlacementStrategy = z.object({
+  type: z.enum(['binpack', 'spread', 'random']),
+  field: z.string().max(255).optional(),
+});
+
+const taskDefinitionRef = z.string().min(1).max(2048);
+const startedBy = z.string().min(1).max(128).optional();
+const group = z.string().min(1).max(255).optional();
+const launchType = z.enum(['EC2', 'EXTERNAL', 'FARGATE']).optional();
+
+/** The parts RunTask and StartTask share, checked before anything is stored. */
+interface Prepared {
+  cluster: ClusterRow;
+  definition: TaskDefinitionRow;
+  spec: Omit<PlacementSpec, 'count' | 'constraints' | 'strategy' | 'containerInstanceIds'>;
+}
+
+async function prepare(
+  ctx: ActionContext,
+  input: {
+    cluster?: string | undefined;
+    taskDefinition: string;
+    startedBy?: string | undefined;
+    group?: string | undefined;
+    overrides?: z.output<typeof TaskOverride> | undefined;
+    tags?: z.output<typeof Tag>[] | undefined;
+    launchType?: z.output<typeof launchType>;
+  },
+): Promise<Prepared> {
+  if (input.launchType === 'FARGATE') {
+    throw new UnsupportedFeatureError(
+      'FARGATE is an AWS launch type; bosun runs tasks on its own Docker hosts.',
+    );
+  }
+  const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+  const definition = await resolveTaskDefinition(ctx, input.taskDefinition);
+  const containerOverrides = input.overrides?.containerOverrides ?? [];
+  checkOverrides(definition.spec, containerOverrides);
+  const tags = parseTags(input.tags ?? []);
+  return {
+    cluster,
+    definition,
+    spec: {
+      family: definition.family,
+      revision: definition.revision,
+      group: input.group ?? `family:${definition.family}`,
+      ...(input.startedBy === undefined ? {} : { startedBy: input.startedBy }),
+      containerOverrides,
+      tags,
+    },
+  };
+}
+
+async function resolveTaskDefinition(ctx: ActionContext, ref: string): Promise<TaskDefinitionRow> {
+  if (ref.startsWith('arn:')) {
+    const arn = parseArn(ref);
+    if (!arn || arn.region !== ctx.scope.region || arn.accountId !== ctx.scope.accountId) {
+      throw new ClientError('TaskDefinition not found.');
+    }
+  }
+  const parsed = parseTaskDefinitionRef(ref);
+  if (!parsed) {
+    throw new InvalidParameterError(
+      `Invalid task definition reference '${ref}': use family, family:revision or an ARN.`,
+    );
+  }
+  const row = await findTaskDefinition(ctx.db, parsed);
+  if (!row) throw new ClientError('TaskDefinition not found.');
+  if (row.status !== 'ACTIVE') throw new ClientError('TaskDefinition is inactive');
+  return row;
+}
+
+function checkOverrides(spec: TaskDefinitionSpec, overrides: z.output<typeof ContainerOverride>[]): void {
+  const names = new Set(spec.containerDefinitions.map((c) => c.name));
+  const seen = new Set<string>();
+  for (const o of overrides) {
+    if (!names.has(o.name)) {
+      throw new InvalidParameterError(
+        `Override for container named ${o.name} is not a container in the TaskDefinition.`,
+      );
+    }
+    if (seen.has(o.name)) throw new InvalidParameterError(`Container ${o.name} is overridden twice.`);
+    seen.add(o.name);
+  }
+  const applied = applyOverrides(spec, overrides);
+  for (const c of applied.containerDefinitions) {
+    if (c.memory !== undefined && c.memoryReservation !== undefined && c.memory < c.memoryReservation) {
+      throw new ClientError(
+        `Invalid setting for container '${c.name}'. The memory reservation must be less than or equal to the memory limit.`,
+      );
+    }
+  }
+}
+
+/** RunTask's constraints (plus the task definition's own memberOf ones), each checked and kept as text. */
+function compileConstraints(
+  given: readonly z.output<typeof PlacementConstraint>[],
+  spec: TaskDefinitionSpec,
+): PlacementSpec['constraints'] {
+  const out: PlacementSpec['constraints'] = [];
+  const all = [
+    ...given.map((c, i) => ({ ...c, where: `placementConstraints[${i}]` })),
+    ...spec.placementConstraints.map((c, i) => ({
+      ...c,
+      where: `taskDefinition.placementConstraints[${i}]`,
+    })),
+  ];
+  for (const c of all) {
+    if (c.type === 'distinctInstance') {
+      out.push({ type: 'distinctInstance' });
+      continue;
+    }
+    if (c.expression === undefined || c.expression.trim() === '') {
+      throw new InvalidParameterError(`${c.where}: a memberOf constraint needs an expression.`);
+    }
+    const parsed = parseClusterQuery(c.expression);
+    if (!parsed.ok) {
+      throw new InvalidParameterError(
+        `${c.where}.expression: ${parsed.error.message} (position ${parsed.error.position}).`,
+      );
+    }
+    out.push({ type: 'memberOf', expression: c.expression });
+  }
+  return out;
+}
+
+function compileStrategy(given: readonly z.output<typeof PlacementStrategy>[]): PlacementSpec['strategy'] {
+  return given.map((s, i) => {
+    const field = s.field ?? '';
+    switch (s.type) {
+      case 'random':
+        return { type: 'random' };
+      case 'binpack': {
+        const lower = field.toLowerCase();
+        if (lower !== 'cpu' && lower !== 'memory') {
+          throw new InvalidParameterError(`placementStrategy[${i}]: binpack takes field cpu or memory.`);
+        }
+        return { type: 'binpack', field: lower };
+      }
+      default: {
+        const known = field === 'instanceId' || field === 'host';
+        if (!known && !/^attribute:[a-zA-Z0-9_.:/-]{1,128}$/.test(field)) {
+          throw new InvalidParameterError(
+            `placementStrategy[${i}]: spread takes field instanceId, host or attribute:NAME.`,
+          );
+        }
+        return { type: 'spread', field };
+      }
+    }
+  });
+}
+
+/** The RunTask/StartTask answer: the placed tasks as DescribeTasks shows them, and failures[]. */
+async function answer(
+  ctx: ActionContext,
+  cluster: ClusterRow,
+  outcome: { taskIds: string[]; failures: { arn: string; reason: string; detail?: string }[] },
+) {
+  const rows = await findTasks(ctx.db, cluster.id, outcome.taskIds);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const placed = outcome.taskIds.flatMap((id) => {
+    const row = byId.get(id);
+    return row === undefined ? [] : [row];
+  });
+  return {
+    tasks: await Promise.all(placed.map((r) => describeWithTags(ctx, cluster.name, r, true))),
+    failures: outcome.failures,
+  };
+}
+
+async function describeWithTags(ctx: ActionContext, clusterName: string, row: TaskRow, withTags: boolean) {
+  const tags = withTags ? await listTags(ctx.db, arns.task(ctx.scope, clusterName, row.id)) : undefined;
+  return describeTask(ctx.scope, clusterName, row, tags);
+}
+
+export const RunTask = defineAction(
+  'Starts count (1-10) copies of a task definition, placed by the cluster scheduler.',
+  z.object({
+    cluster: clusterRef.optional(),
+    taskDefinition: taskDefinitionRef,
+    count: z.number().int().min(1).max(10).optional(),
+    startedBy,
+    group,
+    overrides: TaskOverride.optional(),
+    placementConstraints: z.array(PlacementConstraint).max(10).optional(),
+    placementStrategy: z.array(PlacementStrategy).max(5).optional(),
+    tags: z.array(Tag).max(50).optional(),
+    clientToken: z.string().min(1).max(64).optional(),
+    launchType,
+  }),
+  async (ctx, input) => {
+    const prepared = await prepare(ctx, input);
+    const spec: PlacementSpec = {
+      ...prepared.spec,
+      count: input.count ?? 1,
+      constraints: compileConstraints(input.placementConstraints ?? [], prepared.definition.spec),
+      strategy: compileStrategy(input.placementStrategy ?? []),
+    };
+    const [instances] = await ctx.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(containerInstances)
+      .where(
+        and(eq(containerInstances.clusterId, prepared.cluster.id), ne(containerInstances.status, 'INACTIVE')),
+      );
+    if ((instances?.n ?? 0) === 0) {
+      throw new InvalidParameterError('No Container Instances were found in your cluster.');
+    }
+    const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, input.clientToken);
+    return answer(ctx, prepared.cluster, outcome);
+  },
+);
+
+export const StartTask = defineAction(
+  'Starts one copy of a task definition on each named container instance.',
+  z.object({
+    cluster: clusterRef.optional(),
+    taskDefinition: taskDefinitionRef,
+    containerInstances: z.array(z.string().min(1).max(2048)).min(1).max(10),
+    startedBy,
+    group,
+    overrides: TaskOverride.optional(),
+    tags: z.array(Tag).max(50).optional(),
+  }),
+  async (ctx, input) => {
+    const prepared = await prepare(ctx, input);
+    const ids = input.containerInstances.map((ref) => {
+      const id = instanceIdFromRef(ref, prepared.cluster.name);
+      if (id === undefined) throw new InvalidParameterError(`Invalid container instance reference '${ref}'.`);
+      return id;
+    });
+    const spec: PlacementSpec = {
+      ...prepared.spec,
+      count: ids.length,
+      constraints: [],
+      strategy: [],
+      containerInstanceIds: ids,
+    };
+    const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, undefined);
+    return answer(ctx, prepared.cluster, outcome);
+  },
+);
+
+export const StopTask = defineAction(
+  'Asks the agent to stop a task; stopCode UserInitiated, reason as stoppedReason.',
+  z.object({
+    cluster: clusterRef.optional(),
+    task: z.string().min(1).max(2048),
+    reason: z.string().max(255).optional(),
+  }),
+  async (ctx, input) => {
+    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const id = taskIdFromRef(ctx.scope, cluster.name, input.task);
+    const missing = () => new InvalidParameterError('The referenced task was not found.');
+    if (id === undefined) throw missing();
+    const { row, instanceId } = await ctx.db.transaction(async (tx) => {
+      const [current] = await tx
+        .select()
+        .from(tasks)
+        .where(and(eq(tasks.clusterId, cluster.id), eq(tasks.id, id)))
+        .for('update');
+      if (!current) throw missing();
+      // Already stopping or stopped: the first stop's reason stands, and nothing is sent again.
+      if (current.desiredStatus === 'STOPPED' || current.lastStatus === 'STOPPED') {
+        return { row: current, instanceId: undefined };
+      }
+      const neverPlaced = current.containerInstanceId === null;
+      const [updated] = await tx
+        .update(tasks)
+        .set({
+          desiredStatus: 'STOPPED',
+          stopCode: 'UserInitiated',
+          stoppedReason: input.reason ?? 'Task stopped by user',
+          stoppingAt: ctx.now,
+          updatedAt: ctx.now,
+          version: sql`${tasks.version} + 1`,
+          // A task no agent has been given has nothing to stop: it is stopped now.
+          ...(neverPlaced ? { lastStatus: 'STOPPED' as const, stoppedAt: ctx.now } : {}),
+        })
+        .where(eq(tasks.id, id))
+        .returning();
+      if (current.containerInstanceId !== null) await bumpDesiredVersions(tx, [current.containerInstanceId]);
+      return { row: updated ?? current, instanceId: current.containerInstanceId ?? undefined };
+    });
+    if (instanceId !== undefined) {
+      ctx.log.info({ taskId: id, instanceId }, 'task desiredStatus RUNNING->STOPPED');
+      await ctx.runtime.notifier.publish(channels.instance(instanceId));
+    }
+    return { task: await describeWithTags(ctx, cluster.name, row, false) };
+  },
+);
+
+export const DescribeTasks = defineAction(
+  'Describes up to 100 tasks; unknown ones come back in failures[] as MISSING.',
+  z.object({
+    cluster: clusterRef.optional(),
+    tasks: z.array(z.string().min(1).max(2048)).min(1).max(100),
+    include: z.array(z.literal('TAGS')).optional(),
+  }),
+  async (ctx, input) => {
+    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const wanted = input.tasks.map((ref) => ({ ref, id: taskIdFromRef(ctx.scope, cluster.name, ref) }));
+    const rows = await findTasks(
+      ctx.db,
+      cluster.id,
+      wanted.flatMap((w) => (w.id ? [w.id] : [])),
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const withTags = input.include?.includes('TAGS') ?? false;
+    const found: TaskRow[] = [];
+    const failures: { arn: string; reason: string }[] = [];
+    for (const w of wanted) {
+      const row = w.id === undefined ? undefined : byId.get(w.id);
+      if (row) found.push(row);
+      else
+        failures.push({
+          arn: w.ref.startsWith('arn:') ? w.ref : arns.task(ctx.scope, cluster.name, w.ref),
+          reason: 'MISSING',
+        });
+    }
+    return {
+      tasks: await Promise.all(found.map((r) => describeWithTags(ctx, cluster.name, r, withTags))),
+      failures,
+    };
+  },
+);
+
+export const ListTasks = defineAction(
+  'Lists task ARNs of a cluster, filtered; desiredStatus defaults to RUNNING.',
+  z.object({
+    cluster: clusterRef.optional(),
+    containerInstance: z.string().min(1).max(2048).optional(),
+    family: z.string().min(1).max(255).optional(),
+    startedBy: z.string().min(1).max(128).optional(),
+    serviceName: z.string().min(1).max(255).optional(),
+    desiredStatus: z.enum(['RUNNING', 'PENDING', 'STOPPED']).optional(),
+    launchType: z.enum(['EC2', 'FARGATE', 'EXTERNAL']).optional(),
+    maxResults,
+    nextToken,
+  }),
+  async (ctx, input) => {
+    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const limit = input.maxResults ?? 100;
+    const after = decodeToken(input.nextToken, ['string']);
+    const instanceId =
+      input.containerInstance === undefined
+        ? undefined
+        : instanceIdFromRef(input.containerInstance, cluster.name);
+    // ECS accepts PENDING here but never matches it (desiredStatus is RUNNING or STOPPED); bosun tasks
+    // are all EC2-style.
+    const nothing =
+      input.desiredStatus === 'PENDING' ||
+      (input.launchType !== undefined && input.launchType !== 'EC2') ||
+      (input.containerInstance !== undefined && instanceId === undefined);
+    const rows = nothing
+      ? []
+      : await ctx.db
+          .select({ id: tasks.id })
+          .from(tasks)
+          .where(
+            and(
+              eq(tasks.clusterId, cluster.id),
+              eq(tasks.desiredStatus, input.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING'),
+              instanceId === undefined ? undefined : eq(tasks.containerInstanceId, instanceId),
+              input.family === undefined ? undefined : eq(tasks.family, input.family),
+              input.startedBy === undefined ? undefined : eq(tasks.startedBy, input.startedBy),
+              input.serviceName === undefined ? undefined : eq(tasks.group, `service:${input.serviceName}`),
+              after ? gt(tasks.id, String(after[0])) : undefined,
+            ),
+          )
+          .orderBy(asc(tasks.id))
+          .limit(limit + 1);
+    const { items, nextToken: token } = page(rows, limit, (r) => [r.id]);
+    return {
+      taskArns: items.map((r) => arns.task(ctx.scope, cluster.name, r.id)),
+      ...(token ? { nextToken: token } : {}),
+    };
+  },
+);

@@ -1,0 +1,161 @@
+import {
+  type ArnScope,
+  arns,
+  parseArn,
+  parseTaskSize,
+  type TagPair,
+  type TaskDefinitionSpec,
+} from '@bosun/model';
+import { type TaskRequirements, taskRequirements } from '@bosun/scheduler';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
+import { type ContainerOverride, containerInstances, tasks } from '../db/schema/index.ts';
+import { epochSeconds } from '../ecs/shapes.ts';
+
+export type TaskRow = typeof tasks.$inferSelect;
+
+const TASK_ID_RE = /^[0-9a-f]{32}$/;
+
+/**
+ * A task id, or a task ARN of this cluster (`task/CLUSTER/ID`, or the old `task/ID` form) → the id.
+ * Anything else names no task here.
+ */
+export function taskIdFromRef(scope: ArnScope, clusterName: string, ref: string): string | undefined {
+  if (!ref.startsWith('arn:')) return TASK_ID_RE.test(ref) ? ref : undefined;
+  const arn = parseArn(ref);
+  if (arn?.kind !== 'task' || arn.region !== scope.region || arn.accountId !== scope.accountId)
+    return undefined;
+  const id =
+    arn.parts.length === 2 && arn.parts[0] === clusterName
+      ? arn.parts[1]
+      : arn.parts.length === 1
+        ? arn.parts[0]
+        : undefined;
+  return id !== undefined && TASK_ID_RE.test(id) ? id : undefined;
+}
+
+export async function findTasks(tx: Tx, clusterId: string, ids: readonly string[]): Promise<TaskRow[]> {
+  if (ids.length === 0) return [];
+  return tx
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.clusterId, clusterId), inArray(tasks.id, [...ids])));
+}
+
+/**
+ * The task definition as this task runs it: RunTask's containerOverrides applied. `command` replaces,
+ * `environment` adds or overrides variables by name, sizes replace — as ECS applies them.
+ */
+export function applyOverrides(
+  spec: TaskDefinitionSpec,
+  overrides: readonly ContainerOverride[],
+): TaskDefinitionSpec {
+  if (overrides.length === 0) return spec;
+  const byName = new Map(overrides.map((o) => [o.name, o]));
+  return {
+    ...spec,
+    containerDefinitions: spec.containerDefinitions.map((c) => {
+      const o = byName.get(c.name);
+      if (o === undefined) return c;
+      const environment = [...c.environment];
+      for (const v of o.environment ?? []) {
+        const i = environment.findIndex((e) => e.name === v.name);
+        if (i === -1) environment.push(v);
+        else environment[i] = v;
+      }
+      return {
+        ...c,
+        ...(o.command !== undefined ? { command: o.command } : {}),
+        ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+        ...(o.memory !== undefined ? { memory: o.memory } : {}),
+        ...(o.memoryReservation !== undefined ? { memoryReservation: o.memoryReservation } : {}),
+        environment,
+      };
+    }),
+  };
+}
+
+/** What one task of `spec` (overrides applied) reserves on an instance. */
+export function requirementsOf(spec: TaskDefinitionSpec, group: string): TaskRequirements {
+  const cpu = spec.cpu === undefined ? undefined : parseTaskSize(spec.cpu, 'cpu');
+  const memory = spec.memory === undefined ? undefined : parseTaskSize(spec.memory, 'memory');
+  return taskRequirements(
+    {
+      ...(cpu === undefined ? {} : { cpu }),
+      ...(memory === undefined ? {} : { memory }),
+      networkMode: spec.networkMode,
+      containerDefinitions: spec.containerDefinitions,
+    },
+    group,
+  );
+}
+
+/** Bumps the desired-state version of instances whose tasks changed; call inside the changing tx. */
+export async function bumpDesiredVersions(tx: Tx, instanceIds: readonly string[]): Promise<void> {
+  if (instanceIds.length === 0) return;
+  await tx
+    .update(containerInstances)
+    .set({ desiredVersion: sql`${containerInstances.desiredVersion} + 1` })
+    .where(inArray(containerInstances.id, [...new Set(instanceIds)]));
+}
+
+/** A task as ECS's DescribeTasks shows it. */
+export function describeTask(
+  scope: ArnScope,
+  clusterName: string,
+  row: TaskRow,
+  tags: readonly TagPair[] | undefined,
+) {
+  const taskArn = arns.task(scope, clusterName, row.id);
+  const when = (name: string, d: Date | null) => (d === null ? {} : { [name]: epochSeconds(d) });
+  return {
+    taskArn,
+    clusterArn: arns.cluster(scope, clusterName),
+    taskDefinitionArn: arns.taskDefinition(scope, row.family, row.revision),
+    ...(row.containerInstanceId === null
+      ? {}
+      : { containerInstanceArn: arns.containerInstance(scope, clusterName, row.containerInstanceId) }),
+    overrides: { containerOverrides: row.overrides.containerOverrides, inferenceAcceleratorOverrides: [] },
+    lastStatus: row.lastStatus,
+    desiredStatus: row.desiredStatus,
+    cpu: String(row.reservedCpu),
+    memory: String(row.reservedMemory),
+    containers: row.containers.map((c) => ({
+      containerArn: arns.container(scope, clusterName, row.id, c.id),
+      taskArn,
+      name: c.name,
+      image: c.image,
+      ...(c.imageDigest === undefined ? {} : { imageDigest: c.imageDigest }),
+      ...(c.runtimeId === undefined ? {} : { runtimeId: c.runtimeId }),
+      lastStatus: c.lastStatus,
+      ...(c.exitCode === undefined ? {} : { exitCode: c.exitCode }),
+      ...(c.reason === undefined ? {} : { reason: c.reason }),
+      networkBindings: c.networkBindings,
+      networkInterfaces: [],
+      healthStatus: c.healthStatus ?? 'UNKNOWN',
+      cpu: String(c.cpu),
+      ...(c.memory === undefined ? {} : { memory: String(c.memory) }),
+      ...(c.memoryReservation === undefined ? {} : { memoryReservation: String(c.memoryReservation) }),
+    })),
+    ...(row.startedBy === null ? {} : { startedBy: row.startedBy }),
+    group: row.group,
+    launchType: row.launchType,
+    version: row.version,
+    healthStatus: row.healthStatus,
+    ...(row.stopCode === null ? {} : { stopCode: row.stopCode }),
+    ...(row.stoppedReason === null ? {} : { stoppedReason: row.stoppedReason }),
+    ...(row.connectivityAt === null ? {} : { connectivity: 'CONNECTED' }),
+    ...when('connectivityAt', row.connectivityAt),
+    createdAt: epochSeconds(row.createdAt),
+    ...when('pullStartedAt', row.pullStartedAt),
+    ...when('pullStoppedAt', row.pullStoppedAt),
+    ...when('startedAt', row.startedAt),
+    ...when('stoppingAt', row.stoppingAt),
+    ...when('executionStoppedAt', row.executionStoppedAt),
+    ...when('stoppedAt', row.stoppedAt),
+    enableExecuteCommand: false,
+    attachments: [],
+    attributes: [],
+    ...(tags === undefined ? {} : { tags }),
+  };
+}

@@ -1,0 +1,27 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { ControlPlaneRuntime } from './ecs/action.ts';
+import { Notifier } from './notifier.ts';
+import { Queues } from './queues.ts';
+
+/**
+ * The Redis-side machinery of one control-plane process: the job queues (producing side) and the one
+ * subscriber connection that wakes long-polls and waiting RunTasks. Built before the app, so the app
+ * and the workers share it; closed after both.
+ */
+export async function createRuntime(
+  redis: Redis,
+  options: { queuePrefix: string; log: FastifyBaseLogger },
+): Promise<ControlPlaneRuntime & { close(): Promise<void> }> {
+  const notifier = new Notifier(redis.duplicate(), redis, options.log);
+  await notifier.waitUntilReady();
+  const queues = new Queues(redis, options.queuePrefix);
+  return {
+    notifier,
+    queues,
+    async close() {
+      await queues.close();
+      await notifier.close();
+    },
+  };
+}

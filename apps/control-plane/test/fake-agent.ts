@@ -1,0 +1,88 @@
+import type {
+  DesiredStateResponse,
+  InstanceAttribute,
+  RegisterInstanceResponse,
+  TaskStateReport,
+} from '@bosun/model';
+import type { TestControlPlane } from './harness.ts';
+import { rawEcsCall } from './signed-fetch.ts';
+
+/**
+ * Plays a bosun agent over plain HTTP: registers through the real join-token flow, long-polls
+ * /agent/v1/desired and posts /agent/v1/report, exactly as apps/agent will.
+ */
+export class FakeAgent {
+  constructor(
+    readonly endpoint: string,
+    readonly registration: RegisterInstanceResponse,
+  ) {}
+
+  get id(): string {
+    return this.registration.containerInstanceId;
+  }
+
+  get arn(): string {
+    return this.registration.containerInstanceArn;
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.registration.credential}`, 'content-type': 'application/json' };
+  }
+
+  async desired(after?: number, waitSeconds?: number): Promise<DesiredStateResponse> {
+    const query = new URLSearchParams();
+    if (after !== undefined) query.set('after', String(after));
+    if (waitSeconds !== undefined) query.set('wait', String(waitSeconds));
+    const res = await fetch(`${this.endpoint}/agent/v1/desired?${query}`, { headers: this.headers() });
+    if (res.status !== 200) throw new Error(`desired: ${res.status} ${await res.text()}`);
+    return (await res.json()) as DesiredStateResponse;
+  }
+
+  async report(tasks: TaskStateReport[]): Promise<{ version: number; unknownTaskIds: string[] }> {
+    const res = await fetch(`${this.endpoint}/agent/v1/report`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify({ tasks }),
+    });
+    if (res.status !== 200) throw new Error(`report: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { version: number; unknownTaskIds: string[] };
+  }
+}
+
+export async function joinToken(cp: TestControlPlane, cluster?: string): Promise<string> {
+  const res = await rawEcsCall(cp.endpoint, {
+    target: 'BosunV1.CreateJoinToken',
+    body: JSON.stringify(cluster ? { cluster } : {}),
+    key: cp.key,
+  });
+  if (res.status !== 200) throw new Error(`CreateJoinToken: ${JSON.stringify(res.body)}`);
+  return res.body.joinToken as string;
+}
+
+export async function registerAgent(
+  cp: TestControlPlane,
+  host: {
+    cluster?: string;
+    hostname?: string;
+    cpu?: number;
+    memory?: number;
+    reservedPorts?: string[];
+    attributes?: InstanceAttribute[];
+  },
+): Promise<FakeAgent> {
+  const res = await fetch(`${cp.endpoint}/agent/v1/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      joinToken: await joinToken(cp, host.cluster),
+      hostname: host.hostname ?? 'host',
+      cpu: host.cpu ?? 2048,
+      memory: host.memory ?? 2048,
+      reservedPorts: host.reservedPorts ?? ['tcp:22'],
+      attributes: host.attributes ?? [],
+      versionInfo: { agentVersion: '0.1.0', dockerVersion: '27.0.0' },
+    }),
+  });
+  if (res.status !== 200) throw new Error(`register: ${res.status} ${await res.text()}`);
+  return new FakeAgent(cp.endpoint, (await res.json()) as RegisterInstanceResponse);
+}
