@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, run, type Stack, startStack } from './stack.ts';
+import { docker, freePort, run, type Stack, startStack } from './stack.ts';
 
 /**
  * Pulling from a private registry with repositoryCredentials: Debian's docker-registry on 127.0.0.1
@@ -16,15 +15,6 @@ let stack: Stack;
 let registry: ChildProcess;
 let dir: string;
 let image = '';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bosun-registry-'));

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +49,8 @@ export interface Stack {
   runTask(family: string): Promise<string>;
   /** Kills or stops the agent and starts it again on the same state directory. */
   restartAgent(signal: NodeJS.Signals): Promise<void>;
+  /** Stops the control plane; the returned function starts it again on the same port and data. */
+  stopServer(signal?: NodeJS.Signals): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -55,11 +58,14 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
   const scratch = await createScratchDatabase();
   const stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-cp-'));
   const agentDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-agent-'));
-  const server = await startServerProcess({
+  // A fixed port, so a restarted control plane is where the agent expects it.
+  const serverEnv = {
     DATABASE_URL: scratch.url,
     REDIS_URL: process.env.REDIS_URL ?? '',
     BOSUN_STATE_DIR: stateDir,
-  });
+    BOSUN_PORT: String(await freePort()),
+  };
+  let server = await startServerProcess(serverEnv);
   const envFile = join(stateDir, 'env');
   const baseAgentEnv = {
     BOSUN_CONTROL_PLANE_URL: server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '',
@@ -84,7 +90,9 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
     return task;
   };
   const stack: Stack = {
-    server,
+    get server() {
+      return server;
+    },
     get agent() {
       return agent;
     },
@@ -118,6 +126,12 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
       await agent.stop(signal);
       agent = await startAgentProcess(baseAgentEnv);
     },
+    async stopServer(signal = 'SIGTERM') {
+      await server.stop(signal);
+      return async () => {
+        server = await startServerProcess(serverEnv);
+      };
+    },
     async close() {
       const ids = (await docker('ps', '-aq', '--filter', 'label=bosun.managed=true').catch(() => ''))
         .split('\n')
@@ -129,4 +143,13 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
     },
   };
   return stack;
+}
+
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  if (!address || typeof address === 'string') throw new Error('no free port');
+  return address.port;
 }

@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker, type Stack, startStack } from './stack.ts';
+
+/**
+ * The agent's promises when things go away: tasks keep running while the control plane is down,
+ * what happened meanwhile is reported once it is back, and stopped containers are cleaned up after
+ * the configured delay while the task stays visible.
+ */
+let stack: Stack;
+
+const register = (family: string, command: string[]) =>
+  stack.aws(
+    'register-task-definition',
+    '--family',
+    family,
+    '--container-definitions',
+    JSON.stringify([{ name: 'main', image: 'bosun/busybox:latest', memory: 16, command, stopTimeout: 2 }]),
+  );
+
+beforeAll(async () => {
+  stack = await startStack({ BOSUN_TASK_CLEANUP_DELAY_SECONDS: '2' });
+  await register('sleeper', ['sleep', '3600']);
+  await register('short', ['sh', '-c', 'sleep 1; exit 3']);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.close();
+}, 120_000);
+
+describe('the agent without its control plane', () => {
+  it('keeps tasks running while the control plane is down and reports what happened once it is back', async () => {
+    const keep = await stack.runTask('sleeper');
+    const dies = await stack.runTask('sleeper');
+    await stack.waitForTask(keep, (t) => t.lastStatus === 'RUNNING');
+    const dying = await stack.waitForTask(dies, (t) => t.lastStatus === 'RUNNING');
+    const keepId = (await stack.describeTask(keep)).containers[0]?.runtimeId ?? '';
+    const startedAt = await docker('inspect', '-f', '{{.State.StartedAt}}', keepId);
+
+    const startServer = await stack.stopServer('SIGKILL');
+    // While it is gone, one task's essential container is killed on the host.
+    await docker('kill', dying.containers[0]?.runtimeId ?? '');
+    await sleep(3000);
+    expect(await docker('inspect', '-f', '{{.State.Running}} {{.State.StartedAt}}', keepId)).toBe(
+      `true ${startedAt}`,
+    );
+    await startServer();
+
+    const stopped = await stack.waitForTask(dies, (t) => t.lastStatus === 'STOPPED', 30_000);
+    expect(stopped).toMatchObject({
+      stopCode: 'EssentialContainerExited',
+      stoppedReason: 'Essential container in task exited',
+    });
+    expect(stopped.containers[0]?.exitCode).toBe(137);
+    expect((await stack.describeTask(keep)).lastStatus).toBe('RUNNING');
+    await stack.aws('stop-task', '--task', keep);
+    await stack.waitForTask(keep, (t) => t.lastStatus === 'STOPPED', 30_000);
+  }, 120_000);
+
+  it('removes a stopped task’s containers after the cleanup delay; the task stays visible', async () => {
+    const arn = await stack.runTask('short');
+    const task = await stack.waitForTask(arn, (t) => t.lastStatus === 'STOPPED', 30_000);
+    expect(task).toMatchObject({ stopCode: 'EssentialContainerExited' });
+    expect(task.containers[0]?.exitCode).toBe(3);
+    const taskId = arn.split('/').pop() ?? '';
+    const deadline = Date.now() + 20_000;
+    let left = 'x';
+    while (Date.now() < deadline && left !== '') {
+      left = await docker('ps', '-aq', '--filter', `label=bosun.task-id=${taskId}`);
+      await sleep(500);
+    }
+    expect(left).toBe('');
+    expect((await stack.describeTask(arn)).lastStatus).toBe('STOPPED');
+  }, 60_000);
+});
