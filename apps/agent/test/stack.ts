@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,7 +133,15 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
       };
     },
     async close() {
-      const ids = (await docker('ps', '-aq', '--filter', 'label=bosun.managed=true').catch(() => ''))
+      // Only this stack's agent's containers: a developer's own bosun may share the Docker daemon.
+      const { containerInstanceId } = JSON.parse(readFileSync(join(agentDir, 'agent.json'), 'utf8')) as {
+        containerInstanceId: string;
+      };
+      const ids = (
+        await docker('ps', '-aq', '--filter', `label=bosun.instance-id=${containerInstanceId}`).catch(
+          () => '',
+        )
+      )
         .split('\n')
         .filter(Boolean);
       await agent.stop();
