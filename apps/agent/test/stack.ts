@@ -47,8 +47,8 @@ export interface Stack {
   describeTask(arn: string): Promise<Task>;
   waitForTask(arn: string, ok: (t: Task) => boolean, timeoutMs?: number): Promise<Task>;
   runTask(family: string): Promise<string>;
-  /** Kills or stops the agent and starts it again on the same state directory. */
-  restartAgent(signal: NodeJS.Signals): Promise<void>;
+  /** Kills or stops the agent and starts it again on the same state directory (extra env for this run). */
+  restartAgent(signal: NodeJS.Signals, env?: Record<string, string>): Promise<void>;
   /** Stops the control plane; the returned function starts it again on the same port and data. */
   stopServer(signal?: NodeJS.Signals): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -122,9 +122,9 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
       if (!arn) throw new Error(`run-task ${family} placed nothing: ${JSON.stringify(out.failures)}`);
       return arn;
     },
-    async restartAgent(signal) {
+    async restartAgent(signal, env = {}) {
       await agent.stop(signal);
-      agent = await startAgentProcess(baseAgentEnv);
+      agent = await startAgentProcess({ ...baseAgentEnv, ...env });
     },
     async stopServer(signal = 'SIGTERM') {
       await server.stop(signal);

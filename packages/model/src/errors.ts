@@ -76,6 +76,20 @@ export class LimitExceededError extends BosunError {
   }
 }
 
+/** A resource would carry more custom attributes than allowed (ECS: 10 per resource, 10 per call). */
+export class AttributeLimitExceededError extends BosunError {
+  constructor(message: string) {
+    super('AttributeLimitExceededException', message);
+  }
+}
+
+/** The target of an attribute call (a container instance) does not exist in the cluster. */
+export class TargetNotFoundError extends BosunError {
+  constructor(message: string) {
+    super('TargetNotFoundException', message);
+  }
+}
+
 /** The cluster still holds something that must go first. */
 export class ClusterNotEmptyError extends BosunError {
   constructor(

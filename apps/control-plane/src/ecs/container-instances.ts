@@ -1,14 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { arns, InvalidParameterError, parseArn } from '@bosun/model';
+import { evaluateClusterQuery, parseClusterQuery, type QueryAst } from '@bosun/scheduler';
+import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { joinTokens } from '../db/schema/index.ts';
-import { requireActiveCluster } from '../repositories/clusters.ts';
+import { containerInstances, joinTokens } from '../db/schema/index.ts';
+import { channels } from '../notifier.ts';
+import { loadSnapshot } from '../placement/candidates.ts';
+import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
 import {
   type ContainerInstanceRow,
+  countLiveTasks,
   findInstances,
   type InstanceUsage,
   instanceUsage,
   listInstanceIds,
+  lockInstances,
+  orphanTasksOfInstance,
+  stopUnstartedServiceTasks,
 } from '../repositories/container-instances.ts';
 import { listTags } from '../repositories/tags.ts';
 import { type ActionContext, defineAction } from './action.ts';
@@ -17,7 +25,9 @@ import { clusterRef, epochSeconds } from './shapes.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** A deregistered instance's agent is refused, so it is never connected, however recent its last call. */
 export const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext): boolean =>
+  row.status !== 'INACTIVE' &&
   row.lastHeartbeatAt !== null &&
   ctx.now.getTime() - row.lastHeartbeatAt.getTime() < ctx.settings.agentTimeoutMs;
 
@@ -80,7 +90,10 @@ export async function describeInstance(
     remainingResources: resources(row.registeredCpu - used.cpu, row.registeredMemory - used.memory, [
       ...new Set([...row.reservedPorts, ...used.ports]),
     ]),
-    attributes: row.attributes,
+    // `custom` marks who owns an attribute (see ecs/attributes.ts); ECS's shape has no such field.
+    attributes: row.attributes.map((a) =>
+      a.value === undefined ? { name: a.name } : { name: a.name, value: a.value },
+    ),
     ...(row.versionInfo ? { versionInfo: row.versionInfo } : {}),
     registeredAt: epochSeconds(row.registeredAt),
     version: row.desiredVersion,
@@ -88,8 +101,59 @@ export async function describeInstance(
   };
 }
 
+/**
+ * The one place the rest of the control plane hears that instances of a cluster changed in a way the
+ * services scheduler cares about: drained, re-activated, deregistered, attributes changed (DAEMON
+ * services and memberOf constraints read them). Called after the change is committed. There is no
+ * services queue yet; the services worker fills this in (enqueue an evaluation of the cluster's
+ * services). Until then RUNNING service tasks on a draining instance are not replaced.
+ */
+export async function onInstancesChanged(ctx: ActionContext, clusterId: string): Promise<void> {
+  ctx.log.debug({ clusterId }, 'container instances changed');
+}
+
+/** Instances read per round when a filter has to be evaluated in process. */
+const FILTER_BATCH = 200;
+
+/**
+ * Ids of instances (id order, after `afterId`) that match a cluster query, at most `limit`. The query
+ * is evaluated on the same snapshot placement uses for memberOf (candidates.ts), so a filter and a
+ * constraint with the same expression pick the same instances.
+ */
+async function filteredInstanceIds(
+  ctx: ActionContext,
+  cluster: ClusterRow,
+  ast: QueryAst,
+  opts: { status?: string; afterId?: string; limit: number },
+): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = opts.afterId;
+  for (;;) {
+    const ids = await listInstanceIds(ctx.db, cluster.id, {
+      ...(opts.status ? { status: opts.status } : {}),
+      ...(cursor ? { afterId: cursor } : {}),
+      limit: FILTER_BATCH,
+    });
+    if (ids.length === 0) return out;
+    const snapshot = await loadSnapshot(ctx.db, cluster.id, {
+      scope: ctx.scope,
+      clusterName: cluster.name,
+      now: ctx.now,
+      agentTimeoutMs: ctx.settings.agentTimeoutMs,
+      ids,
+    });
+    for (const s of snapshot) {
+      if (!evaluateClusterQuery(ast, s.candidate)) continue;
+      out.push(s.row.id);
+      if (out.length >= opts.limit) return out;
+    }
+    if (ids.length < FILTER_BATCH) return out;
+    cursor = ids[ids.length - 1];
+  }
+}
+
 export const ListContainerInstances = defineAction(
-  'Lists container instances of a cluster (not INACTIVE ones unless asked by status).',
+  'Lists container instances of a cluster (not INACTIVE ones), by status and cluster query filter.',
   z.object({
     cluster: clusterRef.optional(),
     status: z.enum(['ACTIVE', 'DRAINING', 'REGISTERING', 'DEREGISTERING', 'REGISTRATION_FAILED']).optional(),
@@ -98,17 +162,33 @@ export const ListContainerInstances = defineAction(
     nextToken,
   }),
   async (ctx, input) => {
-    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
-    if (input.filter !== undefined) {
-      throw new InvalidParameterError('filter is not supported yet: list without it and filter client-side.');
+    let ast: QueryAst | undefined;
+    if (input.filter !== undefined && input.filter.trim() !== '') {
+      const parsed = parseClusterQuery(input.filter);
+      if (!parsed.ok) {
+        throw new InvalidParameterError(
+          `filter: ${parsed.error.message} (position ${parsed.error.position}).`,
+        );
+      }
+      ast = parsed.value;
     }
+    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const limit = input.maxResults ?? 100;
     const after = decodeToken(input.nextToken, ['string']);
-    const ids = await listInstanceIds(ctx.db, cluster.id, {
+    const afterId = after ? instanceIdFromRef(String(after[0]), cluster.name) : undefined;
+    if (after && afterId === undefined) {
+      throw new InvalidParameterError(
+        'Invalid nextToken: pass the nextToken value from the previous response as is.',
+      );
+    }
+    const opts = {
       ...(input.status ? { status: input.status } : {}),
-      ...(after ? { afterId: String(after[0]) } : {}),
+      ...(afterId ? { afterId } : {}),
       limit: limit + 1,
-    });
+    };
+    const ids = ast
+      ? await filteredInstanceIds(ctx, cluster, ast, opts)
+      : await listInstanceIds(ctx.db, cluster.id, opts);
     const page = ids.slice(0, limit);
     return {
       containerInstanceArns: page.map((id) => arns.containerInstance(ctx.scope, cluster.name, id)),
@@ -155,6 +235,129 @@ export const DescribeContainerInstances = defineAction(
       ),
       failures,
     };
+  },
+);
+
+/** The instances as DescribeContainerInstances shows them, in the order of `ids`, read fresh. */
+async function describeIds(ctx: ActionContext, cluster: ClusterRow, ids: readonly string[]) {
+  const rows = await findInstances(ctx.db, cluster.id, [...ids]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const usage = await instanceUsage(
+    ctx.db,
+    rows.map((r) => r.id),
+  );
+  const ordered = ids.flatMap((id) => {
+    const row = byId.get(id);
+    return row === undefined ? [] : [row];
+  });
+  return Promise.all(ordered.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), false)));
+}
+
+/** Wakes the agents whose desired state changed, after the change is committed. */
+async function wake(ctx: ActionContext, instanceIds: readonly string[]): Promise<void> {
+  await Promise.all(instanceIds.map((id) => ctx.runtime.notifier.publish(channels.instance(id))));
+}
+
+export const UpdateContainerInstancesState = defineAction(
+  'Sets up to 10 container instances ACTIVE or DRAINING; draining stops unstarted service tasks there.',
+  z.object({
+    cluster: clusterRef.optional(),
+    containerInstances: z.array(z.string().min(1).max(2048)).min(1).max(10),
+    status: z.enum(['ACTIVE', 'DRAINING']),
+  }),
+  async (ctx, input) => {
+    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const wanted = input.containerInstances.map((ref) => ({ ref, id: instanceIdFromRef(ref, cluster.name) }));
+    const failures: { arn: string; reason: string; detail?: string }[] = [];
+    const arnOf = (ref: string) =>
+      ref.startsWith('arn:') ? ref : arns.containerInstance(ctx.scope, cluster.name, ref);
+    // 1. The status, under the instance locks: once this commits, placement's re-check under the same
+    //    locks refuses the instance, so nothing new lands on a draining host after this point.
+    const changed = await ctx.db.transaction(async (tx) => {
+      const ids = [...new Set(wanted.flatMap((w) => (w.id ? [w.id] : [])))];
+      const rows = new Map((await lockInstances(tx, cluster.id, ids)).map((r) => [r.id, r]));
+      const ok: string[] = [];
+      for (const w of wanted) {
+        const row = w.id === undefined ? undefined : rows.get(w.id);
+        if (row === undefined) failures.push({ arn: arnOf(w.ref), reason: 'MISSING' });
+        else if (row.status === 'INACTIVE') {
+          failures.push({
+            arn: arns.containerInstance(ctx.scope, cluster.name, row.id),
+            reason: 'INACTIVE',
+            detail: 'The container instance is deregistered; its status cannot change.',
+          });
+        } else if (!ok.includes(row.id)) ok.push(row.id);
+      }
+      const moving = ok.filter((id) => rows.get(id)?.status !== input.status);
+      for (const id of moving) {
+        await tx
+          .update(containerInstances)
+          .set({ status: input.status, updatedAt: ctx.now })
+          .where(eq(containerInstances.id, id));
+      }
+      return { ok, moving };
+    });
+    for (const id of changed.moving)
+      ctx.log.info({ instanceId: id }, `container instance -> ${input.status}`);
+    // 2. A transaction of its own, locking task rows before instance rows like StopTask does (the
+    //    other order could deadlock with it). Run for every draining instance named, not only the
+    //    ones that just moved, so a retry after a failure here finishes the job.
+    let stoppedTasks = 0;
+    if (input.status === 'DRAINING' && changed.ok.length > 0) {
+      const stopped = await ctx.db.transaction((tx) => stopUnstartedServiceTasks(tx, changed.ok, ctx.now));
+      for (const taskId of stopped.taskIds)
+        ctx.log.info({ taskId }, 'service task stopped: instance draining');
+      await wake(ctx, stopped.instanceIds);
+      stoppedTasks = stopped.taskIds.length;
+    }
+    if (changed.moving.length > 0 || stoppedTasks > 0) await onInstancesChanged(ctx, cluster.id);
+    return { containerInstances: await describeIds(ctx, cluster, changed.ok), failures };
+  },
+);
+
+export const DeregisterContainerInstance = defineAction(
+  'Deregisters a container instance (INACTIVE); with tasks on it only with force, which stops them.',
+  z.object({
+    cluster: clusterRef.optional(),
+    containerInstance: z.string().min(1).max(2048),
+    force: z.boolean().optional(),
+  }),
+  async (ctx, input) => {
+    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const id = instanceIdFromRef(input.containerInstance, cluster.name);
+    const missing = () => new InvalidParameterError('The referenced container instance was not found.');
+    if (id === undefined) throw missing();
+    // 1. Under the instance lock (placement cannot add a task meanwhile): the task check and INACTIVE.
+    //    INACTIVE is what revokes the agent: its credential is refused from now on ("This container
+    //    instance was deregistered."), and no call brings an instance back (a host that joins again is
+    //    a new instance).
+    const moved = await ctx.db.transaction(async (tx) => {
+      const [row] = await lockInstances(tx, cluster.id, [id]);
+      if (row === undefined) throw missing();
+      if (row.status === 'INACTIVE') return false;
+      if (!input.force && (await countLiveTasks(tx, id)) > 0) {
+        throw new InvalidParameterError(
+          'The specified container instance has tasks running. Use force to deregister.',
+        );
+      }
+      await tx
+        .update(containerInstances)
+        .set({ status: 'INACTIVE', updatedAt: ctx.now })
+        .where(eq(containerInstances.id, id));
+      return true;
+    });
+    if (moved) ctx.log.info({ instanceId: id }, 'container instance deregistered');
+    // 2. Its tasks stop for bosun (see orphanTasksOfInstance), task rows locked before the instance
+    //    row as StopTask does. Also for an instance that was already INACTIVE: a retry completes a
+    //    deregistration whose second step failed.
+    const orphaned = await ctx.db.transaction((tx) => orphanTasksOfInstance(tx, id, ctx.now));
+    for (const taskId of orphaned)
+      ctx.log.info({ taskId, instanceId: id }, 'task STOPPED: instance deregistered');
+    // Answers a long-poll still open with the empty desired state at once.
+    if (orphaned.length > 0) await wake(ctx, [id]);
+    if (moved) await onInstancesChanged(ctx, cluster.id);
+    const [described] = await describeIds(ctx, cluster, [id]);
+    return { containerInstance: described };
   },
 );
 

@@ -1,9 +1,12 @@
 import type { Action } from './action.ts';
+import { DeleteAttributes, ListAttributes, PutAttributes } from './attributes.ts';
 import { CreateCluster, DeleteCluster, DescribeClusters, ListClusters } from './clusters.ts';
 import {
   CreateJoinToken,
+  DeregisterContainerInstance,
   DescribeContainerInstances,
   ListContainerInstances,
+  UpdateContainerInstancesState,
 } from './container-instances.ts';
 import { DeleteSecret, ListSecrets, PutSecret } from './secrets.ts';
 import { ListTagsForResource, TagResource, UntagResource } from './tags.ts';
@@ -36,6 +39,11 @@ export const actions: Readonly<Record<string, Action>> = {
   ListTagsForResource,
   ListContainerInstances,
   DescribeContainerInstances,
+  UpdateContainerInstancesState,
+  DeregisterContainerInstance,
+  PutAttributes,
+  DeleteAttributes,
+  ListAttributes,
   RunTask,
   StartTask,
   StopTask,

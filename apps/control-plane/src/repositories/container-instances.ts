@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, like, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
-import { containerInstances } from '../db/schema/index.ts';
+import { containerInstances, tasks } from '../db/schema/index.ts';
+import { bumpDesiredVersions } from './tasks.ts';
 
 export type ContainerInstanceRow = typeof containerInstances.$inferSelect;
 
@@ -79,4 +80,151 @@ export async function findInstances(
     .select()
     .from(containerInstances)
     .where(and(eq(containerInstances.clusterId, clusterId), inArray(containerInstances.id, ids)));
+}
+
+/**
+ * The cluster's instances among `ids`, locked `for update` in id order (the order placement locks
+ * them in, so the two cannot deadlock). INACTIVE ones are included: callers decide what that means.
+ */
+export async function lockInstances(
+  tx: Tx,
+  clusterId: string,
+  ids: readonly string[],
+): Promise<ContainerInstanceRow[]> {
+  if (ids.length === 0) return [];
+  return tx
+    .select()
+    .from(containerInstances)
+    .where(and(eq(containerInstances.clusterId, clusterId), inArray(containerInstances.id, [...ids])))
+    .orderBy(asc(containerInstances.id))
+    .for('update');
+}
+
+export interface AttributeRow {
+  instanceId: string;
+  name: string;
+  value: string | null;
+}
+
+/**
+ * Attributes of the cluster's instances (not INACTIVE ones), one row per attribute, in (instance id,
+ * name) order so a page ends at a stable key. Byte order ("C") for names: the cursor comparison and
+ * the sort must agree whatever the database's collation is.
+ */
+export async function listAttributeRows(
+  tx: Tx,
+  clusterId: string,
+  opts: { name?: string; value?: string; after?: { instanceId: string; name: string }; limit: number },
+): Promise<AttributeRow[]> {
+  const rows = await tx.execute<{ instance_id: string; name: string; value: string | null }>(sql`
+    select ci.id as instance_id, a.attr ->> 'name' as name, a.attr ->> 'value' as value
+      from container_instances ci
+      cross join lateral jsonb_array_elements(ci.attributes) as a(attr)
+     where ci.cluster_id = ${clusterId}
+       and ci.status <> 'INACTIVE'
+       ${opts.name === undefined ? sql`` : sql`and a.attr ->> 'name' = ${opts.name}`}
+       ${opts.value === undefined ? sql`` : sql`and a.attr ->> 'value' = ${opts.value}`}
+       ${
+         opts.after === undefined
+           ? sql``
+           : sql`and (ci.id, (a.attr ->> 'name') collate "C") > (${opts.after.instanceId}::uuid, ${opts.after.name} collate "C")`
+       }
+     order by ci.id, (a.attr ->> 'name') collate "C"
+     limit ${opts.limit}`);
+  return rows.map((r) => ({ instanceId: r.instance_id, name: r.name, value: r.value }));
+}
+
+/** Not-STOPPED tasks on an instance (any group); what DeregisterContainerInstance refuses without force. */
+export async function countLiveTasks(tx: Tx, instanceId: string): Promise<number> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .where(and(eq(tasks.containerInstanceId, instanceId), ne(tasks.lastStatus, 'STOPPED')));
+  return row?.n ?? 0;
+}
+
+/**
+ * Draining: service tasks on these instances that have not started yet (PROVISIONING, PENDING) are
+ * told to stop now, as ECS does — the services scheduler starts their replacements elsewhere. Started
+ * service tasks and standalone tasks are left alone here.
+ *
+ * Locks task rows (in id order, as agent reports do) before bumping the instances' desired version,
+ * the same order as StopTask, so the two cannot deadlock. Returns the instances whose agents to wake.
+ */
+export async function stopUnstartedServiceTasks(
+  tx: Tx,
+  instanceIds: readonly string[],
+  now: Date,
+): Promise<{ taskIds: string[]; instanceIds: string[] }> {
+  if (instanceIds.length === 0) return { taskIds: [], instanceIds: [] };
+  const doomed = await tx
+    .select({ id: tasks.id, instanceId: tasks.containerInstanceId })
+    .from(tasks)
+    .where(
+      and(
+        inArray(tasks.containerInstanceId, [...instanceIds]),
+        inArray(tasks.lastStatus, ['PROVISIONING', 'PENDING']),
+        eq(tasks.desiredStatus, 'RUNNING'),
+        like(tasks.group, 'service:%'),
+      ),
+    )
+    .orderBy(asc(tasks.id))
+    .for('update');
+  if (doomed.length === 0) return { taskIds: [], instanceIds: [] };
+  const taskIds = doomed.map((t) => t.id);
+  await tx
+    .update(tasks)
+    .set({
+      desiredStatus: 'STOPPED',
+      stopCode: 'ServiceSchedulerInitiated',
+      stoppedReason: DRAINING_STOP_REASON,
+      stoppingAt: now,
+      updatedAt: now,
+      version: sql`${tasks.version} + 1`,
+    })
+    .where(inArray(tasks.id, taskIds));
+  const touched = [...new Set(doomed.flatMap((t) => (t.instanceId === null ? [] : [t.instanceId])))];
+  await bumpDesiredVersions(tx, touched);
+  return { taskIds, instanceIds: touched };
+}
+
+export const DRAINING_STOP_REASON = 'Container instance is draining';
+export const DEREGISTERED_STOP_REASON = 'Container instance deregistered';
+
+/**
+ * A deregistered (INACTIVE) instance's tasks that are not STOPPED become STOPPED at once, desired and
+ * last status both: bosun no longer hears from that host, so nothing would ever report them stopped,
+ * and until they are their reservations and the cluster's counts would never free up. Containers still
+ * running on the host are orphans there, as in ECS. A task already being stopped keeps its first
+ * stopCode and reason. Task rows are locked in id order, then the instance's version is bumped (the
+ * StopTask order). Idempotent: run again after a partial failure, it finishes the job.
+ */
+export async function orphanTasksOfInstance(tx: Tx, instanceId: string, now: Date): Promise<string[]> {
+  const live = await tx
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.containerInstanceId, instanceId), ne(tasks.lastStatus, 'STOPPED')))
+    .orderBy(asc(tasks.id))
+    .for('update');
+  for (const t of live) {
+    const stopping = t.desiredStatus === 'STOPPED';
+    await tx
+      .update(tasks)
+      .set({
+        desiredStatus: 'STOPPED',
+        lastStatus: 'STOPPED',
+        ...(stopping ? {} : { stopCode: 'UserInitiated' as const, stoppedReason: DEREGISTERED_STOP_REASON }),
+        stoppingAt: t.stoppingAt ?? now,
+        stoppedAt: now,
+        // No exit codes: nobody saw the containers stop. Only their status follows the task's.
+        containers: t.containers.map((c) =>
+          c.lastStatus === 'STOPPED' ? c : { ...c, lastStatus: 'STOPPED' as const },
+        ),
+        updatedAt: now,
+        version: sql`${tasks.version} + 1`,
+      })
+      .where(eq(tasks.id, t.id));
+  }
+  if (live.length > 0) await bumpDesiredVersions(tx, [instanceId]);
+  return live.map((t) => t.id);
 }

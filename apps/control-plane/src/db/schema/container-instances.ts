@@ -5,6 +5,12 @@ import { clusters } from './clusters.ts';
 export interface InstanceAttribute {
   name: string;
   value?: string;
+  /**
+   * true for attributes set through PutAttributes; absent for the agent's own (registration). Kept on
+   * the entry rather than in a column of its own so an attribute and its owner change together, and
+   * placement keeps reading one list. Never shown on the wire.
+   */
+  custom?: true;
 }
 
 export interface VersionInfo {
