@@ -19,7 +19,7 @@ const register = (family: string, command: string[]) =>
   );
 
 beforeAll(async () => {
-  stack = await startStack({ BOSUN_TASK_CLEANUP_DELAY_SECONDS: '2' });
+  stack = await startStack({ agentEnv: { BOSUN_TASK_CLEANUP_DELAY_SECONDS: '2' } });
   await register('sleeper', ['sleep', '3600']);
   await register('short', ['sh', '-c', 'sleep 1; exit 3']);
 }, 120_000);

@@ -54,8 +54,16 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(agentEnv: Record<string, string> = {}): Promise<Stack> {
-  const scratch = await createScratchDatabase();
+export interface StackOptions {
+  /** Extra agent settings, DOCKER_HOST among them. */
+  agentEnv?: Record<string, string>;
+  /** A Postgres server URL other than DATABASE_URL's (the fault suite restarts its own). */
+  databaseServerUrl?: string;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const agentEnv = options.agentEnv ?? {};
+  const scratch = await createScratchDatabase(options.databaseServerUrl);
   const stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-cp-'));
   const agentDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-agent-'));
   // A fixed port, so a restarted control plane is where the agent expects it.
@@ -137,8 +145,15 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
       const { containerInstanceId } = JSON.parse(readFileSync(join(agentDir, 'agent.json'), 'utf8')) as {
         containerInstanceId: string;
       };
+      // The agent's Docker, which may be another host's daemon.
+      const dockerEnv = {
+        ...process.env,
+        ...(agentEnv.DOCKER_HOST ? { DOCKER_HOST: agentEnv.DOCKER_HOST } : {}),
+      };
+      const inDocker = async (...args: string[]) =>
+        (await run('docker', args, { env: dockerEnv })).stdout.trim();
       const ids = (
-        await docker('ps', '-aq', '--filter', `label=bosun.instance-id=${containerInstanceId}`).catch(
+        await inDocker('ps', '-aq', '--filter', `label=bosun.instance-id=${containerInstanceId}`).catch(
           () => '',
         )
       )
@@ -146,7 +161,7 @@ export async function startStack(agentEnv: Record<string, string> = {}): Promise
         .filter(Boolean);
       await agent.stop();
       await server.stop();
-      if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => '');
+      if (ids.length > 0) await inDocker('rm', '-f', '-v', ...ids).catch(() => '');
       await scratch.drop();
     },
   };

@@ -28,8 +28,10 @@ function requireEnv(name: string): string {
  * A fresh, empty database on the server DATABASE_URL points at, dropped afterwards. Tests never
  * touch the database named in DATABASE_URL itself, so pointing them at a real install is safe.
  */
-export async function createScratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = new URL(requireEnv('DATABASE_URL'));
+export async function createScratchDatabase(
+  serverUrl = requireEnv('DATABASE_URL'),
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = new URL(serverUrl);
   const name = `bosun_t_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = postgres(base.toString(), { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database "${name}"`);
