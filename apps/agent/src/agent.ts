@@ -28,6 +28,11 @@ export interface AgentSettings extends StepSettings {
   longPollSeconds: number;
   /** Test hook for the fault suite: exit hard right after a container is created, before recording it. */
   crashAfterCreate?: boolean;
+  /**
+   * Stop every task once the control plane has been unreachable this long; 0 (the default) never
+   * does, so a control-plane outage is never a self-inflicted task outage.
+   */
+  stopTasksAfterDisconnectMs?: number;
 }
 
 interface TaskEntry {
@@ -54,6 +59,8 @@ export class Agent {
   readonly #acked = new Map<string, string>();
   readonly #pending = new Map<string, TaskStateReport>();
   #version = 0;
+  /** When the control plane last answered (desired state or a report). */
+  #lastContact: number;
   /** True once this process has the control plane's list: only then are unknown containers orphans. */
   #authoritative = false;
   #stopping = false;
@@ -72,7 +79,9 @@ export class Agent {
     private readonly log: Logger,
     private readonly settings: AgentSettings,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.#lastContact = clock();
+  }
 
   async start(): Promise<void> {
     const saved = await this.store.load();
@@ -96,6 +105,11 @@ export class Agent {
     // Brief: a Docker stop may take its full timeout, and the records already make any cut-off safe.
     await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(3000)]);
     await this.#persist();
+  }
+
+  /** The control plane answered (e.g. a heartbeat): a long-poll in flight is not silence. */
+  noteContact(): void {
+    this.#lastContact = this.clock();
   }
 
   /** Asks for a reconcile of every task soon; bursts of events collapse into one. */
@@ -123,6 +137,7 @@ export class Agent {
           this.settings.longPollSeconds,
           this.#abort.signal,
         );
+        this.#lastContact = this.clock();
         if (failures > 0) this.log.info('control plane reachable again');
         failures = 0;
         this.#applyDesired(res.version, res.tasks);
@@ -202,8 +217,7 @@ export class Agent {
     for (let round = 0; round < MAX_ROUNDS_PER_RECONCILE && !this.#stopping; round++) {
       const entry = this.#tasks.get(taskId);
       if (!entry) return;
-      const desired =
-        entry.released && entry.record.status !== 'STOPPED' ? forgotten(entry.desired) : entry.desired;
+      const desired = this.#effectiveDesired(entry);
       const before = entry.record.status;
       const out = stepTask({
         desired,
@@ -241,6 +255,21 @@ export class Agent {
         return;
       }
     }
+  }
+
+  /** What the task should do now: as the control plane says, unless it forgot the task or is gone too long. */
+  #effectiveDesired(entry: TaskEntry): DesiredTask {
+    if (entry.record.status === 'STOPPED') return entry.desired;
+    if (entry.released) return forgotten(entry.desired, 'The control plane no longer lists this task');
+    const limit = this.settings.stopTasksAfterDisconnectMs ?? 0;
+    const silence = this.clock() - this.#lastContact;
+    if (limit > 0 && silence > limit) {
+      return forgotten(
+        entry.desired,
+        `The agent lost contact with the control plane for ${Math.round(silence / 1000)} s (BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS)`,
+      );
+    }
+    return entry.desired;
   }
 
   async #execute(entry: TaskEntry, action: AgentAction, observed: ObservedContainer[]): Promise<void> {
@@ -358,6 +387,7 @@ export class Agent {
     const batch = [...this.#pending.values()];
     try {
       await this.client.report({ tasks: batch });
+      this.#lastContact = this.clock();
       for (const r of batch) {
         const text = JSON.stringify(r);
         this.#acked.set(r.taskId, text);
@@ -400,12 +430,12 @@ function groupByTask(containers: ObservedContainer[]): Map<string, ObservedConta
   return out;
 }
 
-/** The control plane no longer lists a task this agent still runs: it must not run unsupervised. */
-function forgotten(desired: DesiredTask): DesiredTask {
+/** A task that must not run unsupervised: the control plane forgot it, or has been gone too long. */
+function forgotten(desired: DesiredTask, reason: string): DesiredTask {
   return {
     ...desired,
     desiredStatus: 'STOPPED',
     stopCode: desired.stopCode ?? 'ServiceSchedulerInitiated',
-    stoppedReason: desired.stoppedReason ?? 'The control plane no longer lists this task',
+    stoppedReason: desired.stoppedReason ?? reason,
   };
 }

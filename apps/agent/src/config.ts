@@ -33,6 +33,8 @@ const AgentConfigSchema = z.object({
   BOSUN_LONG_POLL_SECONDS: z.coerce.number().min(1).max(120).default(20),
   /** Fault-suite hook: exit hard between creating a container and recording it. Never set in production. */
   BOSUN_AGENT_CRASH_AFTER_CREATE: z.enum(['0', '1']).default('0'),
+  /** Stop all tasks after this long without the control plane; 0 = never (the default). */
+  BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS: z.coerce.number().min(0).default(0),
 });
 
 export interface AgentConfig {
@@ -56,6 +58,7 @@ export interface AgentConfig {
   relistIntervalMs: number;
   longPollSeconds: number;
   crashAfterCreate: boolean;
+  stopTasksAfterDisconnectMs: number;
 }
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -92,6 +95,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     relistIntervalMs: c.BOSUN_RELIST_INTERVAL_SECONDS * 1000,
     longPollSeconds: c.BOSUN_LONG_POLL_SECONDS,
     crashAfterCreate: c.BOSUN_AGENT_CRASH_AFTER_CREATE === '1',
+    stopTasksAfterDisconnectMs: c.BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS * 1000,
   };
 }
 

@@ -66,6 +66,7 @@ async function main() {
       relistIntervalMs: config.relistIntervalMs,
       longPollSeconds: config.longPollSeconds,
       crashAfterCreate: config.crashAfterCreate,
+      stopTasksAfterDisconnectMs: config.stopTasksAfterDisconnectMs,
     },
   );
   await agent.start();
@@ -85,6 +86,7 @@ async function main() {
     try {
       const beat = await client.heartbeat({ hostname: host.hostname, versionInfo: host.versionInfo });
       intervalMs = beat.heartbeatIntervalSeconds * 1000;
+      agent.noteContact();
       if (failures > 0) log.info('control plane reachable again');
       failures = 0;
     } catch (e) {

@@ -57,6 +57,25 @@ describe('the agent without its control plane', () => {
     await stack.waitForTask(keep, (t) => t.lastStatus === 'STOPPED', 30_000);
   }, 120_000);
 
+  it('with BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS set, stops its tasks after that long alone', async () => {
+    await stack.restartAgent('SIGTERM', { BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS: '3' });
+    const arn = await stack.runTask('sleeper');
+    const task = await stack.waitForTask(arn, (t) => t.lastStatus === 'RUNNING');
+    const id = task.containers[0]?.runtimeId ?? '';
+    const startServer = await stack.stopServer();
+    const deadline = Date.now() + 20_000;
+    let running = 'true';
+    while (running === 'true' && Date.now() < deadline) {
+      await sleep(500);
+      running = await docker('inspect', '-f', '{{.State.Running}}', id);
+    }
+    expect(running).toBe('false');
+    await startServer();
+    const stopped = await stack.waitForTask(arn, (t) => t.lastStatus === 'STOPPED', 30_000);
+    expect(stopped.stoppedReason ?? '').toMatch(/lost contact with the control plane/);
+    await stack.restartAgent('SIGTERM');
+  }, 90_000);
+
   it('removes a stopped task’s containers after the cleanup delay; the task stays visible', async () => {
     const arn = await stack.runTask('short');
     const task = await stack.waitForTask(arn, (t) => t.lastStatus === 'STOPPED', 30_000);
