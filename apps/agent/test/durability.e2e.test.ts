@@ -9,19 +9,10 @@ import { docker, type Stack, startStack } from './stack.ts';
  */
 let stack: Stack;
 
-const register = (family: string, command: string[]) =>
-  stack.aws(
-    'register-task-definition',
-    '--family',
-    family,
-    '--container-definitions',
-    JSON.stringify([{ name: 'main', image: 'bosun/busybox:latest', memory: 16, command, stopTimeout: 2 }]),
-  );
-
 beforeAll(async () => {
   stack = await startStack({ agentEnv: { BOSUN_TASK_CLEANUP_DELAY_SECONDS: '2' } });
-  await register('sleeper', ['sleep', '3600']);
-  await register('short', ['sh', '-c', 'sleep 1; exit 3']);
+  await stack.registerBusybox('sleeper');
+  await stack.registerBusybox('short', ['sh', '-c', 'sleep 1; exit 3']);
 }, 120_000);
 
 afterAll(async () => {

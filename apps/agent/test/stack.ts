@@ -47,6 +47,8 @@ export interface Stack {
   describeTask(arn: string): Promise<Task>;
   waitForTask(arn: string, ok: (t: Task) => boolean, timeoutMs?: number): Promise<Task>;
   runTask(family: string): Promise<string>;
+  /** Registers a one-container task definition of bosun/busybox running `command` (default: sleep). */
+  registerBusybox(family: string, command?: string[]): Promise<void>;
   /** Kills or stops the agent and starts it again on the same state directory (extra env for this run). */
   restartAgent(signal: NodeJS.Signals, env?: Record<string, string>): Promise<void>;
   /** Stops the control plane; the returned function starts it again on the same port and data. */
@@ -129,6 +131,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const arn = out.tasks[0]?.taskArn;
       if (!arn) throw new Error(`run-task ${family} placed nothing: ${JSON.stringify(out.failures)}`);
       return arn;
+    },
+    async registerBusybox(family, command = ['sleep', '3600']) {
+      await aws(
+        'register-task-definition',
+        '--family',
+        family,
+        '--container-definitions',
+        JSON.stringify([
+          { name: 'main', image: 'bosun/busybox:latest', memory: 16, command, stopTimeout: 2 },
+        ]),
+      );
     },
     async restartAgent(signal, env = {}) {
       await agent.stop(signal);

@@ -22,15 +22,7 @@ async function containersOf(taskArn: string): Promise<string[]> {
 
 beforeAll(async () => {
   stack = await startStack();
-  await stack.aws(
-    'register-task-definition',
-    '--family',
-    'steady',
-    '--container-definitions',
-    JSON.stringify([
-      { name: 'main', image: 'bosun/busybox:latest', memory: 16, command: ['sleep', '3600'], stopTimeout: 2 },
-    ]),
-  );
+  await stack.registerBusybox('steady');
 }, 120_000);
 
 afterAll(async () => {

@@ -20,15 +20,7 @@ const onHost = async (...args: string[]) =>
 beforeAll(async () => {
   hosts = await startTestHosts(1);
   stack = await startStack({ agentEnv: { DOCKER_HOST: hosts.dockerHost(1) } });
-  await stack.aws(
-    'register-task-definition',
-    '--family',
-    'steady',
-    '--container-definitions',
-    JSON.stringify([
-      { name: 'main', image: 'bosun/busybox:latest', memory: 16, command: ['sleep', '3600'], stopTimeout: 2 },
-    ]),
-  );
+  await stack.registerBusybox('steady');
 }, 180_000);
 
 afterAll(async () => {

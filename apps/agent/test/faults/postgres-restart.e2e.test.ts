@@ -26,15 +26,7 @@ const listClusters = () =>
 beforeAll(async () => {
   pg = await startOwnPostgres();
   stack = await startStack({ databaseServerUrl: pg.url });
-  await stack.aws(
-    'register-task-definition',
-    '--family',
-    'steady',
-    '--container-definitions',
-    JSON.stringify([
-      { name: 'main', image: 'bosun/busybox:latest', memory: 16, command: ['sleep', '3600'], stopTimeout: 2 },
-    ]),
-  );
+  await stack.registerBusybox('steady');
 }, 120_000);
 
 afterAll(async () => {
