@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Agent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
 import { ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
@@ -21,7 +21,7 @@ async function main() {
   const store = new StateStore(config.stateDir);
   const client = new ControlPlaneClient(config.controlPlaneUrl);
 
-  const info = (await docker.info()) as DockerInfo;
+  const info = await waitForDocker(docker, log);
   const host = describeHost(info, config);
 
   let state = await store.load();
@@ -100,6 +100,20 @@ async function main() {
     await sleep(failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** Math.min(failures, 4), 15_000));
   }
   // stop() exits once the reconcile loop has written its state.
+}
+
+/** Docker may start after the agent (boot order, a restarting daemon): wait rather than exit. */
+async function waitForDocker(docker: Docker, log: Logger): Promise<DockerInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await docker.info()) as DockerInfo;
+    } catch (e) {
+      if (attempt === 1 || attempt % 30 === 0) {
+        log.warn({ err: (e as Error).message }, 'Docker is not reachable yet; waiting');
+      }
+      await sleep(Math.min(250 * attempt, 2000));
+    }
+  }
 }
 
 main().catch((err) => {
