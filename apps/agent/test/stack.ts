@@ -37,9 +37,27 @@ export interface Task {
  * bosun as a new user runs it, for end-to-end tests: the control plane and one agent as real
  * processes over a scratch database and real Docker, driven with the real `aws` CLI.
  */
+/** One agent of the stack: its process, state directory and Docker. */
+export interface StackAgent {
+  process: AgentProcess;
+  dir: string;
+  /** The Docker daemon it manages (DOCKER_HOST), or undefined for the default one. */
+  dockerHost: string | undefined;
+  instanceId(): string;
+  /** Kills or stops it and starts it again on the same state directory (extra env for this run). */
+  restart(signal: NodeJS.Signals, env?: Record<string, string>): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again after stop(). */
+  start(env?: Record<string, string>): Promise<void>;
+}
+
 export interface Stack {
   server: ServerProcess;
+  /** The first agent's process. */
   agent: AgentProcess;
+  agents: StackAgent[];
+  /** Another agent, joined with its own token (e.g. on another Docker host: DOCKER_HOST in env). */
+  addAgent(env?: Record<string, string>): Promise<StackAgent>;
   stateDir: string;
   aws(...args: string[]): Promise<Record<string, unknown>>;
   /** scripts/bosun with this stack's credentials. */
@@ -61,30 +79,64 @@ export interface StackOptions {
   agentEnv?: Record<string, string>;
   /** A Postgres server URL other than DATABASE_URL's (the fault suite restarts its own). */
   databaseServerUrl?: string;
+  /** Extra control-plane settings (e.g. BOSUN_AGENT_TIMEOUT_SECONDS). */
+  serverEnv?: Record<string, string>;
+  /** Start no agent (the test adds its own with addAgent). */
+  noAgent?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const agentEnv = options.agentEnv ?? {};
   const scratch = await createScratchDatabase(options.databaseServerUrl);
   const stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-cp-'));
-  const agentDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-agent-'));
   // A fixed port, so a restarted control plane is where the agent expects it.
   const serverEnv = {
     DATABASE_URL: scratch.url,
     REDIS_URL: process.env.REDIS_URL ?? '',
     BOSUN_STATE_DIR: stateDir,
     BOSUN_PORT: String(await freePort()),
+    ...options.serverEnv,
   };
   let server = await startServerProcess(serverEnv);
   const envFile = join(stateDir, 'env');
-  const baseAgentEnv = {
-    BOSUN_CONTROL_PLANE_URL: server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '',
-    BOSUN_AGENT_STATE_DIR: agentDir,
-    BOSUN_TASK_CLEANUP_DELAY_SECONDS: '3600',
-    BOSUN_RELIST_INTERVAL_SECONDS: '1',
-    ...agentEnv,
+  const agents: StackAgent[] = [];
+  const addAgent = async (env: Record<string, string> = {}): Promise<StackAgent> => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-e2e-agent-'));
+    const base = {
+      BOSUN_CONTROL_PLANE_URL: server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '',
+      BOSUN_AGENT_STATE_DIR: dir,
+      BOSUN_TASK_CLEANUP_DELAY_SECONDS: '3600',
+      BOSUN_RELIST_INTERVAL_SECONDS: '1',
+      ...env,
+    };
+    let proc = await startAgentProcess({ ...base, BOSUN_JOIN_TOKEN: await createJoinToken(envFile) });
+    const handle: StackAgent = {
+      get process() {
+        return proc;
+      },
+      dir,
+      dockerHost: env.DOCKER_HOST,
+      instanceId: () =>
+        (JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { containerInstanceId: string })
+          .containerInstanceId,
+      async restart(signal, extra = {}) {
+        await proc.stop(signal);
+        proc = await startAgentProcess({ ...base, ...extra });
+      },
+      stop: (signal) => proc.stop(signal),
+      async start(extra = {}) {
+        proc = await startAgentProcess({ ...base, ...extra });
+      },
+    };
+    agents.push(handle);
+    return handle;
   };
-  let agent = await startAgentProcess({ ...baseAgentEnv, BOSUN_JOIN_TOKEN: await createJoinToken(envFile) });
+  if (!options.noAgent) await addAgent(agentEnv);
+  const firstAgent = () => {
+    const a = agents[0];
+    if (!a) throw new Error('this stack has no agent');
+    return a;
+  };
 
   const aws = async (...args: string[]) => {
     const { stdout } = await run('aws', ['ecs', ...args, '--output', 'json'], {
@@ -104,8 +156,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return server;
     },
     get agent() {
-      return agent;
+      return firstAgent().process;
     },
+    agents,
+    addAgent,
     stateDir,
     aws,
     bosun: async (...args) =>
@@ -120,7 +174,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await sleep(250);
       }
       throw new Error(
-        `task did not reach the expected state; last seen:\n${JSON.stringify(last, null, 2)}\nagent log:\n${agent.output().slice(-3000)}`,
+        `task did not reach the expected state; last seen:\n${JSON.stringify(last, null, 2)}\nagent logs:\n${agents.map((a) => a.process.output().slice(-2000)).join('\n---\n')}`,
       );
     },
     async runTask(family) {
@@ -144,8 +198,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       );
     },
     async restartAgent(signal, env = {}) {
-      await agent.stop(signal);
-      agent = await startAgentProcess({ ...baseAgentEnv, ...env });
+      await firstAgent().restart(signal, env);
     },
     async stopServer(signal = 'SIGTERM') {
       await server.stop(signal);
@@ -154,27 +207,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       };
     },
     async close() {
-      // Only this stack's agent's containers: a developer's own bosun may share the Docker daemon.
-      const { containerInstanceId } = JSON.parse(readFileSync(join(agentDir, 'agent.json'), 'utf8')) as {
-        containerInstanceId: string;
-      };
-      // The agent's Docker, which may be another host's daemon.
-      const dockerEnv = {
-        ...process.env,
-        ...(agentEnv.DOCKER_HOST ? { DOCKER_HOST: agentEnv.DOCKER_HOST } : {}),
-      };
-      const inDocker = async (...args: string[]) =>
-        (await run('docker', args, { env: dockerEnv })).stdout.trim();
-      const ids = (
-        await inDocker('ps', '-aq', '--filter', `label=bosun.instance-id=${containerInstanceId}`).catch(
-          () => '',
+      // Only this stack's agents' containers, on their own Docker: a developer's bosun may share it.
+      for (const a of agents) {
+        const env = { ...process.env, ...(a.dockerHost ? { DOCKER_HOST: a.dockerHost } : {}) };
+        const inDocker = async (...args: string[]) => (await run('docker', args, { env })).stdout.trim();
+        const ids = (
+          await inDocker('ps', '-aq', '--filter', `label=bosun.instance-id=${a.instanceId()}`).catch(() => '')
         )
-      )
-        .split('\n')
-        .filter(Boolean);
-      await agent.stop();
+          .split('\n')
+          .filter(Boolean);
+        await a.stop();
+        if (ids.length > 0) await inDocker('rm', '-f', '-v', ...ids).catch(() => '');
+      }
       await server.stop();
-      if (ids.length > 0) await inDocker('rm', '-f', '-v', ...ids).catch(() => '');
       await scratch.drop();
     },
   };
