@@ -1,0 +1,365 @@
+/**
+ * convergence: 20 containers of bosun/busybox:latest (`sleep 3600`) from nothing to running, three ways,
+ * all on the same throwaway Docker daemon (scripts/hosts, its own socket, data-root and bridge; the
+ * main daemon is never touched):
+ *
+ *   (a) raw  — dockerode create + start, at the best concurrency of 1, 4, 8 and 20 (picked by a
+ *              calibration pass first); a container counts when its start() returned;
+ *   (b) swarm — that daemon in Swarm mode (`docker swarm init --advertise-addr 127.0.0.1`),
+ *              `docker service create --replicas 20`, tasks polled until 20 are running;
+ *   (c) bosun — the real control plane and agent: RunTask count 10 ×2 (concurrently) until DescribeTasks
+ *              shows 20 RUNNING, or — MODE below — CreateService desiredCount 20 until runningCount 20.
+ *
+ * Runs alternate a, b, c, a, b, c … (≥ 5 each); medians; ratios bosun/raw and swarm/bosun; an SVG of
+ * running count over time (the median run of each) in bench/results/convergence.svg.
+ *
+ *   node --import tsx bench/convergence.ts [--smoke]      (root: scripts/hosts makes a bridge and a dockerd)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import {
+  dockerCli,
+  lineChart,
+  log,
+  main,
+  median,
+  num,
+  onCleanup,
+  REPO_ROOT,
+  type Row,
+  report,
+  SMOKE,
+} from './lib.ts';
+import { type Bosun, startBosun } from './stack.ts';
+
+const REPLICAS = SMOKE ? 4 : 20;
+const RUNS = SMOKE ? 1 : Number(process.env.BOSUN_BENCH_CONVERGENCE_RUNS ?? 5);
+const IMAGE = 'bosun/busybox:latest';
+const LABEL = 'bosun.bench';
+const RAW_TARGET = 1.15;
+const SWARM_TARGET = 2;
+const POLL_MS = 50;
+
+// ---- MODE: how bosun is asked for the 20 containers ---------------------------------------------
+// 'runtask'  RunTask count 10 ×2 (works today);
+// 'service'  CreateService desiredCount 20 → runningCount 20 (services, issue 4);
+// 'auto'     'service' when the control plane answers CreateService, else 'runtask'.
+// BOSUN_BENCH_CONVERGENCE_MODE overrides.
+const MODE = (process.env.BOSUN_BENCH_CONVERGENCE_MODE ?? 'auto') as 'runtask' | 'service' | 'auto';
+// -------------------------------------------------------------------------------------------------
+
+/** One run: seconds until all REPLICAS were running, and [seconds, running] points. */
+interface Run {
+  seconds: number;
+  curve: [number, number][];
+}
+
+// ---- the throwaway daemon -------------------------------------------------------------------------
+
+function throwawayDaemon(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bosun-bench-hosts-'));
+  const env = {
+    ...process.env,
+    BOSUN_HOSTS_DIR: dir,
+    BOSUN_HOSTS_PREFIX: `bb${process.pid % 100000}-`,
+    BOSUN_HOSTS_NET: String(200 + (process.pid % 50)),
+    BOSUN_HOSTS_LOG_DIR: '',
+    BOSUN_HOSTS_RUN_DIR: '',
+  };
+  const hosts = (...args: string[]) =>
+    execFileSync(join(REPO_ROOT, 'scripts/hosts'), args, {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 180_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  onCleanup('scripts/hosts down --purge', () => {
+    hosts('down', '--purge');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const out = hosts('up', '1', '--no-agents');
+  const m = /^h1 \S+ DOCKER_HOST=(\S+)/m.exec(out);
+  if (!m?.[1]) throw new Error(`scripts/hosts up printed no DOCKER_HOST:\n${out}`);
+  return m[1];
+}
+
+function dockerFor(host: string): Docker {
+  return new Docker({ socketPath: host.replace(/^unix:\/\//, '') });
+}
+
+async function removeLabelled(docker: Docker, label: string): Promise<void> {
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true })));
+}
+
+async function waitNoContainers(docker: Docker, label: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await docker.listContainers({ all: true, filters: { label: [label] } })).length > 0) {
+    if (Date.now() > deadline) throw new Error(`containers with ${label} are still there`);
+    await sleep(100);
+  }
+}
+
+// ---- (a) raw dockerode ----------------------------------------------------------------------------
+
+async function rawRun(docker: Docker, concurrency: number, run: number): Promise<Run> {
+  const curve: [number, number][] = [[0, 0]];
+  let next = 0;
+  let running = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= REPLICAS) return;
+      const container = await docker.createContainer({
+        name: `bosun-bench-raw-${process.pid}-${run}-${i}`,
+        Image: IMAGE,
+        Cmd: ['sleep', '3600'],
+        Labels: { [LABEL]: 'raw' },
+        HostConfig: { Memory: 16 * 1024 * 1024 },
+      });
+      await container.start();
+      running += 1;
+      curve.push([(performance.now() - t0) / 1000, running]);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  await removeLabelled(docker, `${LABEL}=raw`);
+  return { seconds, curve };
+}
+
+// ---- (b) Swarm ------------------------------------------------------------------------------------
+
+async function swarmRun(host: string, docker: Docker, run: number): Promise<Run> {
+  const name = `bench-${run}`;
+  const curve: [number, number][] = [[0, 0]];
+  const t0 = performance.now();
+  dockerCli(host, [
+    'service',
+    'create',
+    '--detach',
+    '--quiet',
+    '--no-resolve-image',
+    '--name',
+    name,
+    '--replicas',
+    String(REPLICAS),
+    '--limit-memory',
+    '16m',
+    '--container-label',
+    `${LABEL}=swarm`,
+    IMAGE,
+    'sleep',
+    '3600',
+  ]);
+  let running = 0;
+  const deadline = Date.now() + 180_000;
+  while (running < REPLICAS) {
+    if (Date.now() > deadline) throw new Error(`swarm: only ${running} of ${REPLICAS} running`);
+    const tasks = await docker.listTasks({ filters: { service: [name], 'desired-state': ['running'] } });
+    const now = tasks.filter((t: { Status?: { State?: string } }) => t.Status?.State === 'running').length;
+    if (now !== running) {
+      running = now;
+      curve.push([(performance.now() - t0) / 1000, running]);
+    }
+    if (running < REPLICAS) await sleep(POLL_MS);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  dockerCli(host, ['service', 'rm', name]);
+  await waitNoContainers(docker, `${LABEL}=swarm`);
+  return { seconds, curve };
+}
+
+// ---- (c) bosun ------------------------------------------------------------------------------------
+
+async function bosunRun(
+  bosun: Bosun,
+  docker: Docker,
+  mode: 'runtask' | 'service',
+  run: number,
+): Promise<Run> {
+  const curve: [number, number][] = [[0, 0]];
+  const t0 = performance.now();
+  let running = 0;
+  const deadline = Date.now() + 180_000;
+  if (mode === 'service') {
+    // ---- services variant (issue 4) ----
+    const name = `bench-${run}`;
+    await bosun.ecs.call('CreateService', {
+      serviceName: name,
+      taskDefinition: 'sleep',
+      desiredCount: REPLICAS,
+    });
+    while (running < REPLICAS) {
+      if (Date.now() > deadline) throw new Error(`bosun service: only ${running} running`);
+      const { services } = await bosun.ecs.call<{ services: { runningCount: number }[] }>(
+        'DescribeServices',
+        {
+          services: [name],
+        },
+      );
+      const now = services[0]?.runningCount ?? 0;
+      if (now !== running) {
+        running = now;
+        curve.push([(performance.now() - t0) / 1000, running]);
+      }
+      if (running < REPLICAS) await sleep(POLL_MS);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await bosun.ecs.call('UpdateService', { service: name, desiredCount: 0 });
+    await bosun.ecs.call('DeleteService', { service: name, force: true });
+    await waitNoContainers(docker, `bosun.instance-id=${bosun.instanceId}`, 120_000);
+    return { seconds, curve };
+  }
+  const arns: string[] = [];
+  const calls: Promise<void>[] = [];
+  for (let left = REPLICAS; left > 0; left -= 10) {
+    calls.push(bosun.runTask('sleep', Math.min(10, left)).then((a) => void arns.push(...a)));
+  }
+  await Promise.all(calls);
+  while (running < REPLICAS) {
+    if (Date.now() > deadline) throw new Error(`bosun: only ${running} of ${REPLICAS} RUNNING`);
+    const statuses = await bosun.statuses(arns);
+    const now = [...statuses.values()].filter((s) => s === 'RUNNING').length;
+    if ([...statuses.values()].includes('STOPPED')) throw new Error('bosun: a task stopped');
+    if (now !== running) {
+      running = now;
+      curve.push([(performance.now() - t0) / 1000, running]);
+    }
+    if (running < REPLICAS) await sleep(POLL_MS);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(arns.map((task) => bosun.ecs.call('StopTask', { task, reason: 'bench run over' })));
+  await waitNoContainers(docker, `bosun.instance-id=${bosun.instanceId}`, 120_000);
+  return { seconds, curve };
+}
+
+async function chooseMode(bosun: Bosun): Promise<'runtask' | 'service'> {
+  if (MODE !== 'auto') return MODE;
+  try {
+    await bosun.ecs.call('DescribeServices', { services: ['none'] });
+    return 'service';
+  } catch (e) {
+    return e instanceof Error && e.message.includes('UnknownOperation') ? 'runtask' : 'service';
+  }
+}
+
+// ---- main -----------------------------------------------------------------------------------------
+
+main(async () => {
+  log('starting a throwaway Docker daemon (scripts/hosts up 1 --no-agents)');
+  const host = throwawayDaemon();
+  const docker = dockerFor(host);
+  onCleanup('remove benchmark containers', () => removeLabelled(docker, LABEL));
+  log(`daemon at ${host}; swarm init`);
+  dockerCli(host, ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+  onCleanup('swarm leave', () => {
+    for (const s of dockerCli(host, ['service', 'ls', '-q']).split('\n').filter(Boolean)) {
+      dockerCli(host, ['service', 'rm', s]);
+    }
+    dockerCli(host, ['swarm', 'leave', '--force']);
+    // The gateway bridge Swarm made on this machine; the daemon itself goes with scripts/hosts down.
+    try {
+      dockerCli(host, ['network', 'rm', 'docker_gwbridge']);
+    } catch {
+      // already gone
+    }
+  });
+
+  // Stopped tasks' containers are removed at once, so every run starts on an empty daemon.
+  const bosun = await startBosun({
+    name: 'convergence',
+    dockerHost: host,
+    agentEnv: { BOSUN_TASK_CLEANUP_DELAY_SECONDS: '0' },
+  });
+  await bosun.registerSleep('sleep');
+  const mode = await chooseMode(bosun);
+  log(`bosun mode: ${mode}`);
+
+  // Warm-up of each path (image layers in the page cache, Swarm's first task, bosun's JIT).
+  if (!SMOKE) {
+    await rawRun(docker, 4, -1);
+    await swarmRun(host, docker, -1);
+    await bosunRun(bosun, docker, mode, -1);
+  }
+
+  // Calibration: the best concurrency for raw dockerode.
+  const levels = SMOKE ? [4] : [1, 4, 8, 20].filter((c) => c <= REPLICAS);
+  const calibration: Record<number, number> = {};
+  for (const c of levels) {
+    const times: number[] = [];
+    for (let i = 0; i < (SMOKE ? 1 : 3); i++) times.push((await rawRun(docker, c, -10 - i)).seconds);
+    calibration[c] = median(times);
+    log(`raw concurrency ${c}: ${num(calibration[c] ?? 0, 3)} s`);
+  }
+  const best = Number(Object.entries(calibration).sort((x, y) => x[1] - y[1])[0]?.[0] ?? 4);
+
+  const runs: Record<'raw' | 'swarm' | 'bosun', Run[]> = { raw: [], swarm: [], bosun: [] };
+  for (let r = 0; r < RUNS; r++) {
+    runs.raw.push(await rawRun(docker, best, r));
+    runs.swarm.push(await swarmRun(host, docker, r));
+    runs.bosun.push(await bosunRun(bosun, docker, mode, r));
+    log(
+      `run ${r + 1}/${RUNS}: raw ${num(runs.raw[r]?.seconds ?? 0, 3)} s, swarm ${num(runs.swarm[r]?.seconds ?? 0, 3)} s, bosun ${num(runs.bosun[r]?.seconds ?? 0, 3)} s`,
+    );
+  }
+  const med = (k: keyof typeof runs) => median(runs[k].map((x) => x.seconds));
+  const raw = med('raw');
+  const swarm = med('swarm');
+  const bos = med('bosun');
+  const medianRun = (k: keyof typeof runs): Run => {
+    const sorted = [...runs[k]].sort((x, y) => x.seconds - y.seconds);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as Run;
+  };
+  const how =
+    mode === 'service'
+      ? `CreateService desiredCount ${REPLICAS}`
+      : `RunTask count 10 ×${Math.ceil(REPLICAS / 10)}`;
+  const rows: Row[] = [
+    {
+      metric: 'bosun / raw dockerode',
+      value: `${num(bos / raw, 2)}×`,
+      target: `≤ ${RAW_TARGET}×`,
+      met: bos / raw <= RAW_TARGET,
+      note: `bosun ${num(bos, 2)} s (${how}), raw ${num(raw, 2)} s (concurrency ${best})`,
+    },
+    {
+      metric: 'swarm / bosun',
+      value: `${num(swarm / bos, 2)}×`,
+      target: `≥ ${SWARM_TARGET}× (bosun 2× faster)`,
+      met: swarm / bos >= SWARM_TARGET,
+      note: `swarm ${num(swarm, 2)} s`,
+    },
+    {
+      metric: `median time to ${REPLICAS} running: raw / swarm / bosun`,
+      value: `${num(raw, 2)} / ${num(swarm, 2)} / ${num(bos, 2)} s`,
+      note: `${RUNS} alternating runs each; raw concurrency ${Object.entries(calibration)
+        .map(([c, s]) => `${c}: ${num(s, 2)} s`)
+        .join(', ')}`,
+    },
+  ];
+  const svg = lineChart({
+    title: `${REPLICAS} containers to running (median run of each)`,
+    xLabel: 'seconds since the request',
+    yLabel: 'running',
+    step: true,
+    series: [
+      { name: `raw dockerode (c=${best})`, points: medianRun('raw').curve },
+      { name: 'Docker Swarm', points: medianRun('swarm').curve },
+      { name: `bosun (${mode})`, points: medianRun('bosun').curve },
+    ],
+  });
+  report(
+    'convergence',
+    `convergence (${REPLICAS} containers, ${RUNS} runs each, median)`,
+    rows,
+    { replicas: REPLICAS, runs, calibration, bestConcurrency: best, mode },
+    { 'convergence.svg': svg },
+  );
+});
