@@ -22,7 +22,9 @@ import type { ControlPlaneSettings } from './ecs/action.ts';
 import { hashSecret } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
 import { channels, type Notifier } from './notifier.ts';
+import type { Queues } from './queues.ts';
 import { resolveRegistryAuth } from './repositories/secrets.ts';
+import { evaluateClusterServices } from './repositories/services.ts';
 import { applyOverrides, type TaskRow } from './repositories/tasks.ts';
 import { mergeTaskReport } from './task-reports.ts';
 
@@ -32,6 +34,8 @@ export interface AgentApiDeps {
   settings: ControlPlaneSettings;
   clock: () => Date;
   notifier: Notifier;
+  /** Task reports and new hosts queue service evaluations. */
+  queues: Queues;
   secretBox: SecretBox;
 }
 
@@ -178,6 +182,8 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       return { row, clusterName: cluster.name };
     });
     req.log.info({ instanceId: result.row.id, cluster: result.clusterName }, 'container instance registered');
+    // A new host: DAEMON services start a task there, and services short of capacity may place now.
+    await evaluateClusterServices(deps.db, deps.queues, result.row.clusterId, 'instances-changed');
     const body: RegisterInstanceResponse = {
       containerInstanceArn: arns.containerInstance(deps.scope, result.clusterName, result.row.id),
       containerInstanceId: result.row.id,
@@ -258,7 +264,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       .returning({ version: containerInstances.desiredVersion, status: containerInstances.status });
     const log = req.log.child({ instanceId: instance.id });
     const ids = [...new Set(input.tasks.map((t) => t.taskId))].sort();
-    const { unknown, transitions } = await deps.db.transaction(async (tx) => {
+    const { unknown, transitions, services } = await deps.db.transaction(async (tx) => {
       const rows =
         ids.length === 0
           ? []
@@ -271,6 +277,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       const byId = new Map<string, TaskRow>(rows.map((r) => [r.id, r]));
       const moves: { taskId: string; from: string; to: string }[] = [];
       const missing = new Set<string>();
+      const touchedServices = new Set<string>();
       for (const report of input.tasks) {
         const row = byId.get(report.taskId);
         if (row === undefined) {
@@ -288,10 +295,19 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
         if (patch.lastStatus !== row.lastStatus) {
           moves.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
         }
+        // What the services scheduler decides on: a service task's status or health.
+        if (
+          row.serviceId !== null &&
+          (patch.lastStatus !== row.lastStatus || patch.healthStatus !== row.healthStatus)
+        ) {
+          touchedServices.add(row.serviceId);
+        }
       }
-      return { unknown: [...missing], transitions: moves };
+      return { unknown: [...missing], transitions: moves, services: [...touchedServices] };
     });
     for (const t of transitions) log.info({ taskId: t.taskId }, `task ${t.from}->${t.to}`);
+    // After the commit, so the evaluation reads the report.
+    for (const serviceId of services) await deps.queues.evaluateService(serviceId, 'task-changed');
     return reply.send({
       version: beat?.version ?? instance.desiredVersion,
       status: beat?.status ?? instance.status,

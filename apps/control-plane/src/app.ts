@@ -116,6 +116,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     settings: deps.settings,
     clock,
     notifier: deps.runtime.notifier,
+    queues: deps.runtime.queues,
     secretBox: deps.secretBox,
   });
 

@@ -36,6 +36,8 @@ const ConfigSchema = z.object({
   BOSUN_PLACEMENT_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(300).default(15),
   /** STOPPED tasks stay visible at least this long (ECS: about an hour). */
   BOSUN_STOPPED_TASK_RETENTION_SECONDS: z.coerce.number().min(60).default(3600),
+  /** Every ACTIVE/DRAINING service is evaluated at least this often (heals lost jobs, notices lost agents). */
+  BOSUN_SERVICE_SWEEP_SECONDS: z.coerce.number().min(0.5).max(3600).default(5),
   /** Namespaces BullMQ's keys; every process of one install needs the same value. */
   BOSUN_QUEUE_PREFIX: z
     .string()
@@ -60,6 +62,7 @@ export interface Config {
   longPollMs: number;
   placementWaitMs: number;
   stoppedTaskRetentionMs: number;
+  serviceSweepMs: number;
   queuePrefix: string;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
 }
@@ -87,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     longPollMs: c.BOSUN_LONG_POLL_SECONDS * 1000,
     placementWaitMs: c.BOSUN_PLACEMENT_TIMEOUT_SECONDS * 1000,
     stoppedTaskRetentionMs: c.BOSUN_STOPPED_TASK_RETENTION_SECONDS * 1000,
+    serviceSweepMs: c.BOSUN_SERVICE_SWEEP_SECONDS * 1000,
     queuePrefix: c.BOSUN_QUEUE_PREFIX,
     logLevel: c.BOSUN_LOG_LEVEL,
   };

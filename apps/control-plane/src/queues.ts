@@ -19,6 +19,40 @@ export const QUEUE_CATALOG = {
     } satisfies JobsOptions,
     concurrency: 8,
   },
+  /**
+   * One evaluation of one service (src/services/worker.ts). Deduplicated per service with BullMQ's
+   * `deduplication: { id, keepLastIfActive }`: a burst of triggers while a job waits is one job, and a
+   * trigger that arrives while the service's job is running is kept and run once more after it.
+   */
+  services: {
+    name: 'services',
+    payload: z.object({
+      serviceId: z.string().uuid(),
+      trigger: z.enum([
+        'created',
+        'updated',
+        'deleted',
+        'task-changed',
+        'instances-changed',
+        'sweep',
+        'timer',
+      ]),
+    }),
+    options: {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    } satisfies JobsOptions,
+    concurrency: 8,
+  },
+  /** Periodic: queues every ACTIVE/DRAINING service, so a lost job or a flushed Redis heals. */
+  serviceSweep: {
+    name: 'service-sweep',
+    payload: z.object({}),
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } } satisfies JobsOptions,
+    concurrency: 1,
+  },
   /** Periodic: forgets stopped tasks past their retention, cancels abandoned placement requests. */
   housekeeping: {
     name: 'housekeeping',
@@ -47,13 +81,54 @@ export class Queues {
         prefix,
         defaultJobOptions: QUEUE_CATALOG[key].options,
       });
-    this.queues = { placement: make('placement'), housekeeping: make('housekeeping') };
+    this.queues = {
+      placement: make('placement'),
+      housekeeping: make('housekeeping'),
+      services: make('services'),
+      serviceSweep: make('serviceSweep'),
+    };
   }
 
   /** `jobId` deduplicates: adding a job whose id is still queued or running does nothing. */
   async add<K extends QueueKey>(key: K, payload: Payload<K>, jobId?: string): Promise<void> {
     const data = QUEUE_CATALOG[key].payload.parse(payload);
     await this.queues[key].add(key, data, jobId === undefined ? {} : { jobId });
+  }
+
+  /**
+   * Asks for an evaluation of a service. Immediate triggers share the deduplication id `<serviceId>`:
+   * while that job waits, more triggers are absorbed by it; while it runs, the last one is kept and
+   * becomes one more job when it finishes (keepLastIfActive). Wake-ups use an id of their own
+   * (`wakeServiceAt`), so a delayed timer never absorbs, and so holds back, a change.
+   */
+  async evaluateService(serviceId: string, trigger: Payload<'services'>['trigger']): Promise<void> {
+    const data = QUEUE_CATALOG.services.payload.parse({ serviceId, trigger });
+    await this.queues.services.add('evaluate', data, {
+      deduplication: { id: serviceId, keepLastIfActive: true },
+    });
+  }
+
+  /**
+   * The decision's `nextEvaluationAt`: a delayed job under its own deduplication id, replaced by every
+   * later call while it is still delayed — each evaluation computes the next time from the whole
+   * state, so the latest answer is the right one. A wake-up that turns out needless costs one no-op
+   * evaluation.
+   */
+  async wakeServiceAt(serviceId: string, delayMs: number): Promise<void> {
+    const data = QUEUE_CATALOG.services.payload.parse({ serviceId, trigger: 'timer' });
+    await this.queues.services.add('evaluate', data, {
+      delay: Math.max(0, Math.round(delayMs)),
+      deduplication: { id: `${serviceId}:timer`, keepLastIfActive: true, replace: true },
+    });
+  }
+
+  /** The services sweep, every `everyMs` (BOSUN_SERVICE_SWEEP_SECONDS); idempotent like housekeeping's. */
+  async scheduleServiceSweep(everyMs: number): Promise<void> {
+    await this.queues.serviceSweep.upsertJobScheduler(
+      'service-sweep',
+      { every: everyMs },
+      { name: 'service-sweep', data: {}, opts: QUEUE_CATALOG.serviceSweep.options },
+    );
   }
 
   /** Idempotent: every process upserts the same scheduler id, so one schedule exists per install. */

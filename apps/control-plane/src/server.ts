@@ -32,6 +32,7 @@ async function main() {
     longPollMs: config.longPollMs,
     placementWaitMs: config.placementWaitMs,
     stoppedTaskRetentionMs: config.stoppedTaskRetentionMs,
+    serviceSweepMs: config.serviceSweepMs,
   };
   const workers = await startWorkers({
     db: database.db,

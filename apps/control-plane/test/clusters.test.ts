@@ -135,18 +135,20 @@ describe('clusters through the AWS SDK', () => {
     });
     await cp.database.sql`update container_instances set status = 'INACTIVE' where id = ${inst?.id ?? ''}`;
 
-    await cp.database.db.insert(services).values({ clusterId, name: 'web', status: 'ACTIVE' });
-    await expect(cp.ecs.send(new DeleteClusterCommand({ cluster: 'busy' }))).rejects.toMatchObject({
-      name: 'ClusterContainsServicesException',
-    });
-    await cp.database.sql`update services set status = 'INACTIVE' where cluster_id = ${clusterId}`;
-
     await cp.ecs.send(
       new RegisterTaskDefinitionCommand({
         family: 'busy-td',
         containerDefinitions: [{ name: 'app', image: 'nginx', memory: 64 }],
       }),
     );
+    await cp.database.db
+      .insert(services)
+      .values({ clusterId, name: 'web', status: 'ACTIVE', family: 'busy-td', revision: 1 });
+    await expect(cp.ecs.send(new DeleteClusterCommand({ cluster: 'busy' }))).rejects.toMatchObject({
+      name: 'ClusterContainsServicesException',
+    });
+    await cp.database.sql`update services set status = 'INACTIVE' where cluster_id = ${clusterId}`;
+
     await cp.database.db.insert(tasks).values({
       id: 'a'.repeat(32),
       clusterId,

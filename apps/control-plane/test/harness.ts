@@ -69,6 +69,7 @@ export const TEST_SETTINGS: ControlPlaneSettings = {
   longPollMs: 3_000,
   placementWaitMs: 10_000,
   stoppedTaskRetentionMs: 3600_000,
+  serviceSweepMs: 2_000,
 };
 
 /**

@@ -58,6 +58,20 @@ export class ClusterNotFoundError extends BosunError {
   }
 }
 
+/** No service of that name or ARN in the cluster. */
+export class ServiceNotFoundError extends BosunError {
+  constructor(message = 'Service not found.') {
+    super('ServiceNotFoundException', message);
+  }
+}
+
+/** The service exists but is not ACTIVE (being deleted, or deleted). */
+export class ServiceNotActiveError extends BosunError {
+  constructor(message = 'Service was not ACTIVE.') {
+    super('ServiceNotActiveException', message);
+  }
+}
+
 export class ResourceNotFoundError extends BosunError {
   constructor(message: string) {
     super('ResourceNotFoundException', message);

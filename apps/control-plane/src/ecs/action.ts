@@ -37,6 +37,8 @@ export interface ControlPlaneSettings {
   placementWaitMs: number;
   /** STOPPED tasks older than this are forgotten by the housekeeping job (ECS: about an hour). */
   stoppedTaskRetentionMs: number;
+  /** How often every ACTIVE/DRAINING service is queued for evaluation whatever happened. */
+  serviceSweepMs: number;
 }
 
 export interface Action<S extends z.ZodType = z.ZodType> {

@@ -18,6 +18,7 @@ import {
   orphanTasksOfInstance,
   stopUnstartedServiceTasks,
 } from '../repositories/container-instances.ts';
+import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
@@ -104,12 +105,13 @@ export async function describeInstance(
 /**
  * The one place the rest of the control plane hears that instances of a cluster changed in a way the
  * services scheduler cares about: drained, re-activated, deregistered, attributes changed (DAEMON
- * services and memberOf constraints read them). Called after the change is committed. There is no
- * services queue yet; the services worker fills this in (enqueue an evaluation of the cluster's
- * services). Until then RUNNING service tasks on a draining instance are not replaced.
+ * services and memberOf constraints read them). Called after the change is committed: every live
+ * service of the cluster is queued for an evaluation (src/services/worker.ts), which replaces the
+ * RUNNING service tasks of a draining instance within the service's min/max percent.
  */
 export async function onInstancesChanged(ctx: ActionContext, clusterId: string): Promise<void> {
-  ctx.log.debug({ clusterId }, 'container instances changed');
+  const queued = await evaluateClusterServices(ctx.db, ctx.runtime.queues, clusterId, 'instances-changed');
+  ctx.log.debug({ clusterId, services: queued }, 'container instances changed');
 }
 
 /** Instances read per round when a filter has to be evaluated in process. */

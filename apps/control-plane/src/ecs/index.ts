@@ -9,6 +9,7 @@ import {
   UpdateContainerInstancesState,
 } from './container-instances.ts';
 import { DeleteSecret, ListSecrets, PutSecret } from './secrets.ts';
+import { CreateService, DeleteService, DescribeServices, ListServices, UpdateService } from './services.ts';
 import { ListTagsForResource, TagResource, UntagResource } from './tags.ts';
 import {
   DeregisterTaskDefinition,
@@ -49,6 +50,11 @@ export const actions: Readonly<Record<string, Action>> = {
   StopTask,
   DescribeTasks,
   ListTasks,
+  CreateService,
+  UpdateService,
+  DeleteService,
+  DescribeServices,
+  ListServices,
 };
 
 export const bosunActions: Readonly<Record<string, Action>> = {

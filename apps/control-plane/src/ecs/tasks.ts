@@ -20,9 +20,9 @@ import { listTags } from '../repositories/tags.ts';
 import { findTaskDefinition, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
 import {
   applyOverrides,
-  bumpDesiredVersions,
   describeTask,
   findTasks,
+  requestTaskStops,
   type TaskRow,
   taskIdFromRef,
 } from '../repositories/tasks.ts';
@@ -57,12 +57,12 @@ const TaskOverride = z.object({
   containerOverrides: z.array(ContainerOverride).max(10).optional(),
 });
 
-const PlacementConstraint = z.object({
+export const PlacementConstraint = z.object({
   type: z.enum(['distinctInstance', 'memberOf']),
   expression: z.string().max(2000).optional(),
 });
 
-const PlacementStrategy = z.object({
+export const PlacementStrategy = z.object({
   type: z.enum(['binpack', 'spread', 'random']),
   field: z.string().max(255).optional(),
 });
@@ -115,7 +115,7 @@ async function prepare(
   };
 }
 
-async function resolveTaskDefinition(ctx: ActionContext, ref: string): Promise<TaskDefinitionRow> {
+export async function resolveTaskDefinition(ctx: ActionContext, ref: string): Promise<TaskDefinitionRow> {
   if (ref.startsWith('arn:')) {
     const arn = parseArn(ref);
     if (!arn || arn.region !== ctx.scope.region || arn.accountId !== ctx.scope.accountId) {
@@ -156,15 +156,18 @@ function checkOverrides(spec: TaskDefinitionSpec, overrides: z.output<typeof Con
   }
 }
 
-/** RunTask's constraints (plus the task definition's own memberOf ones), each checked and kept as text. */
-function compileConstraints(
+/**
+ * RunTask's or CreateService's constraints (plus, when given, the task definition's own memberOf
+ * ones), each checked and kept as text; a memberOf that does not parse names its position.
+ */
+export function compileConstraints(
   given: readonly z.output<typeof PlacementConstraint>[],
-  spec: TaskDefinitionSpec,
+  spec: TaskDefinitionSpec | undefined,
 ): PlacementSpec['constraints'] {
   const out: PlacementSpec['constraints'] = [];
   const all = [
     ...given.map((c, i) => ({ ...c, where: `placementConstraints[${i}]` })),
-    ...spec.placementConstraints.map((c, i) => ({
+    ...(spec?.placementConstraints ?? []).map((c, i) => ({
       ...c,
       where: `taskDefinition.placementConstraints[${i}]`,
     })),
@@ -188,7 +191,9 @@ function compileConstraints(
   return out;
 }
 
-function compileStrategy(given: readonly z.output<typeof PlacementStrategy>[]): PlacementSpec['strategy'] {
+export function compileStrategy(
+  given: readonly z.output<typeof PlacementStrategy>[],
+): PlacementSpec['strategy'] {
   return given.map((s, i) => {
     const field = s.field ?? '';
     switch (s.type) {
@@ -316,38 +321,23 @@ export const StopTask = defineAction(
     const id = taskIdFromRef(ctx.scope, cluster.name, input.task);
     const missing = () => new InvalidParameterError('The referenced task was not found.');
     if (id === undefined) throw missing();
-    const { row, instanceId } = await ctx.db.transaction(async (tx) => {
-      const [current] = await tx
-        .select()
-        .from(tasks)
-        .where(and(eq(tasks.clusterId, cluster.id), eq(tasks.id, id)))
-        .for('update');
-      if (!current) throw missing();
-      // Already stopping or stopped: the first stop's reason stands, and nothing is sent again.
-      if (current.desiredStatus === 'STOPPED' || current.lastStatus === 'STOPPED') {
-        return { row: current, instanceId: undefined };
-      }
-      const neverPlaced = current.containerInstanceId === null;
-      const [updated] = await tx
-        .update(tasks)
-        .set({
-          desiredStatus: 'STOPPED',
-          stopCode: 'UserInitiated',
-          stoppedReason: input.reason ?? 'Task stopped by user',
-          stoppingAt: ctx.now,
-          updatedAt: ctx.now,
-          version: sql`${tasks.version} + 1`,
-          // A task no agent has been given has nothing to stop: it is stopped now.
-          ...(neverPlaced ? { lastStatus: 'STOPPED' as const, stoppedAt: ctx.now } : {}),
-        })
-        .where(eq(tasks.id, id))
-        .returning();
-      if (current.containerInstanceId !== null) await bumpDesiredVersions(tx, [current.containerInstanceId]);
-      return { row: updated ?? current, instanceId: current.containerInstanceId ?? undefined };
-    });
-    if (instanceId !== undefined) {
+    const result = await ctx.db.transaction((tx) =>
+      requestTaskStops(
+        tx,
+        cluster.id,
+        [{ taskId: id, stopCode: 'UserInitiated', reason: input.reason ?? 'Task stopped by user' }],
+        ctx.now,
+      ),
+    );
+    const row = result.rows[0];
+    if (row === undefined) throw missing();
+    for (const instanceId of result.instanceIds) {
       ctx.log.info({ taskId: id, instanceId }, 'task desiredStatus RUNNING->STOPPED');
       await ctx.runtime.notifier.publish(channels.instance(instanceId));
+    }
+    // A service replaces a task stopped under it at once rather than at the next sweep.
+    if (result.stopped.length > 0 && row.serviceId !== null) {
+      await ctx.runtime.queues.evaluateService(row.serviceId, 'task-changed');
     }
     return { task: await describeWithTags(ctx, cluster.name, row, false) };
   },

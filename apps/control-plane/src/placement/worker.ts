@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { type ArnScope, arns } from '@bosun/model';
 import {
   type PlacementConstraint,
@@ -18,16 +17,15 @@ import {
   type PlacementOutcome,
   type PlacementSpec,
   placementRequests,
-  type TaskContainer,
   taskDefinitions,
-  tasks,
 } from '../db/schema/index.ts';
 import type { ControlPlaneSettings } from '../ecs/action.ts';
 import { channels, type Notifier } from '../notifier.ts';
 import { QUEUE_CATALOG, type Queues, type TypedJob } from '../queues.ts';
-import { putTags } from '../repositories/tags.ts';
 import { applyOverrides, bumpDesiredVersions, requirementsOf } from '../repositories/tasks.ts';
+import { startServiceWorkers } from '../services/worker.ts';
 import { type InstanceSnapshot, loadSnapshot } from './candidates.ts';
+import { insertPlacedTasks, lockAndRecheck } from './commit.ts';
 import { housekeeping } from './housekeeping.ts';
 
 export interface PlacementDeps {
@@ -116,19 +114,34 @@ export async function processPlacementRequest(deps: PlacementDeps, requestId: st
         return { kind: 'done', instanceIds: [] };
       }
       const chosen = [...new Set(plan.placements)].sort();
-      const fresh = await loadSnapshot(tx, cluster.id, { ...snapshotOptions, ids: chosen, lock: true });
-      const why = recheck(plan.placements, fresh, requirements, request.spec);
+      const why = await lockAndRecheck(
+        tx,
+        cluster.id,
+        snapshotOptions,
+        plan.placements.map((instanceId) => ({ instanceId, requirements })),
+        request.spec.constraints.some((c) => c.type === 'distinctInstance'),
+      );
       if (why !== undefined) return { kind: 'conflict', why };
 
-      const taskIds = await insertTasks(tx, deps.scope, cluster.name, {
-        clusterId: cluster.id,
-        requestId,
-        spec: request.spec,
-        definition: spec,
-        requirements,
-        placements: plan.placements,
+      const taskIds = await insertPlacedTasks(
+        tx,
+        deps.scope,
+        cluster.name,
+        plan.placements.map((instanceId) => ({
+          clusterId: cluster.id,
+          instanceId,
+          placementRequestId: requestId,
+          family: request.spec.family,
+          revision: request.spec.revision,
+          containerOverrides: request.spec.containerOverrides,
+          group: request.spec.group,
+          startedBy: request.spec.startedBy ?? null,
+          definition: spec,
+          requirements,
+          tags: request.spec.tags,
+        })),
         now,
-      });
+      );
       await bumpDesiredVersions(tx, chosen);
       await finish(tx, requestId, now, { taskIds, failures: plan.failures });
       return { kind: 'done', instanceIds: chosen };
@@ -235,88 +248,13 @@ function failureOf(f: PlacementFailure, explanation: string): PlacementOutcome['
   return { arn: f.arn, reason: f.reason, detail: `${f.detail}. ${explanation}` };
 }
 
-/** Why the plan no longer fits the locked, fresh rows; undefined when it still does. */
-function recheck(
-  placements: readonly string[],
-  fresh: readonly InstanceSnapshot[],
-  task: TaskRequirements,
-  spec: PlacementSpec,
-): string | undefined {
-  const byId = new Map(fresh.map((s) => [s.row.id, s]));
-  const perInstance = new Map<string, number>();
-  for (const id of placements) perInstance.set(id, (perInstance.get(id) ?? 0) + 1);
-  const distinct = spec.constraints.some((c) => c.type === 'distinctInstance');
-  for (const [id, n] of perInstance) {
-    const s = byId.get(id);
-    if (s === undefined) return `${id} is gone`;
-    const c = s.candidate;
-    if (c.status !== 'ACTIVE') return `${id} is ${c.status}`;
-    if (!c.agentConnected) return `${id} lost its agent`;
-    if (c.remainingCpu < n * task.cpu) return `${id} has ${c.remainingCpu} CPU units left`;
-    if (c.remainingMemory < n * task.memory) return `${id} has ${c.remainingMemory} MiB left`;
-    if (task.ports.some((p) => c.usedPorts.has(`${p.protocol}:${p.hostPort}`))) return `${id} port taken`;
-    if (distinct && (s.groupCounts.get(task.group) ?? 0) > 0) return `${id} got a task of ${task.group}`;
-  }
-  return undefined;
-}
-
-async function insertTasks(
-  tx: Tx,
-  scope: ArnScope,
-  clusterName: string,
-  o: {
-    clusterId: string;
-    requestId: string;
-    spec: PlacementSpec;
-    definition: ReturnType<typeof applyOverrides>;
-    requirements: TaskRequirements;
-    placements: readonly string[];
-    now: Date;
-  },
-): Promise<string[]> {
-  if (o.placements.length === 0) return [];
-  const rows = o.placements.map((instanceId) => ({
-    id: randomBytes(16).toString('hex'),
-    clusterId: o.clusterId,
-    containerInstanceId: instanceId,
-    placementRequestId: o.requestId,
-    family: o.spec.family,
-    revision: o.spec.revision,
-    overrides: { containerOverrides: o.spec.containerOverrides },
-    group: o.spec.group,
-    startedBy: o.spec.startedBy ?? null,
-    lastStatus: 'PROVISIONING' as const,
-    desiredStatus: 'RUNNING' as const,
-    containers: o.definition.containerDefinitions.map(
-      (c): TaskContainer => ({
-        id: randomUUID(),
-        name: c.name,
-        image: c.image,
-        cpu: c.cpu,
-        ...(c.memory === undefined ? {} : { memory: c.memory }),
-        ...(c.memoryReservation === undefined ? {} : { memoryReservation: c.memoryReservation }),
-        lastStatus: 'PENDING',
-        networkBindings: [],
-      }),
-    ),
-    reservedCpu: o.requirements.cpu,
-    reservedMemory: o.requirements.memory,
-    reservedPorts: o.requirements.ports.map((p) => `${p.protocol}:${p.hostPort}`),
-    createdAt: o.now,
-    updatedAt: o.now,
-  }));
-  await tx.insert(tasks).values(rows);
-  for (const row of rows) await putTags(tx, arns.task(scope, clusterName, row.id), o.spec.tags);
-  return rows.map((r) => r.id);
-}
-
 export interface Workers {
   close(): Promise<void>;
 }
 
 /**
- * Starts this process's BullMQ workers (placement and the periodic housekeeping) and makes sure the
- * housekeeping schedule exists. Every control-plane process runs them; BullMQ hands each job to one.
+ * Starts this process's BullMQ workers (placement, the periodic housekeeping, the services worker and
+ * its sweep) and makes sure the periodic schedules exist. Every control-plane process runs them; BullMQ hands each job to one.
  */
 export async function startWorkers(deps: PlacementDeps & { redis: Redis; queues: Queues }): Promise<Workers> {
   const connection = deps.redis;
@@ -344,9 +282,10 @@ export async function startWorkers(deps: PlacementDeps & { redis: Redis; queues:
   }
   await Promise.all([placement.waitUntilReady(), cleanup.waitUntilReady()]);
   await deps.queues.scheduleHousekeeping();
+  const serviceWorkers = await startServiceWorkers(deps);
   return {
     async close() {
-      await Promise.all([placement.close(), cleanup.close()]);
+      await Promise.all([placement.close(), cleanup.close(), serviceWorkers.close()]);
     },
   };
 }

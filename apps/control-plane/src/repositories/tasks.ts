@@ -3,11 +3,12 @@ import {
   arns,
   parseArn,
   parseTaskSize,
+  type StopCode,
   type TagPair,
   type TaskDefinitionSpec,
 } from '@bosun/model';
 import { type TaskRequirements, taskRequirements } from '@bosun/scheduler';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { type ContainerOverride, containerInstances, tasks } from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
@@ -97,6 +98,70 @@ export async function bumpDesiredVersions(tx: Tx, instanceIds: readonly string[]
     .update(containerInstances)
     .set({ desiredVersion: sql`${containerInstances.desiredVersion} + 1` })
     .where(inArray(containerInstances.id, [...new Set(instanceIds)]));
+}
+
+export interface TaskStop {
+  taskId: string;
+  stopCode: StopCode;
+  /** stoppedReason. */
+  reason: string;
+}
+
+/**
+ * Asks for tasks of a cluster to stop: desiredStatus STOPPED with stopCode and stoppedReason, the
+ * instances' desired versions bumped; the caller wakes those agents after the commit. StopTask and
+ * the services worker both stop tasks through here.
+ *
+ * Task rows are locked in id order (as agent reports lock them) before the instance rows are
+ * touched (the order every stopper uses), so stoppers and reports cannot deadlock. A task already
+ * being stopped, or STOPPED, keeps its first stop: nothing changes and nothing is sent again. A task
+ * no agent was ever given (no instance) is STOPPED at once.
+ */
+export async function requestTaskStops(
+  tx: Tx,
+  clusterId: string,
+  stops: readonly TaskStop[],
+  now: Date,
+  /** bump: false when the caller bumps the versions itself, after locking more instance rows in id order. */
+  options: { bump?: boolean } = {},
+): Promise<{ rows: TaskRow[]; stopped: string[]; instanceIds: string[] }> {
+  if (stops.length === 0) return { rows: [], stopped: [], instanceIds: [] };
+  const byId = new Map(stops.map((s) => [s.taskId, s]));
+  const current = await tx
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.clusterId, clusterId), inArray(tasks.id, [...byId.keys()])))
+    .orderBy(asc(tasks.id))
+    .for('update');
+  const rows: TaskRow[] = [];
+  const stopped: string[] = [];
+  const instanceIds = new Set<string>();
+  for (const row of current) {
+    const stop = byId.get(row.id);
+    if (stop === undefined || row.desiredStatus === 'STOPPED' || row.lastStatus === 'STOPPED') {
+      rows.push(row);
+      continue;
+    }
+    const neverPlaced = row.containerInstanceId === null;
+    const [updated] = await tx
+      .update(tasks)
+      .set({
+        desiredStatus: 'STOPPED',
+        stopCode: stop.stopCode,
+        stoppedReason: stop.reason,
+        stoppingAt: now,
+        updatedAt: now,
+        version: sql`${tasks.version} + 1`,
+        ...(neverPlaced ? { lastStatus: 'STOPPED' as const, stoppedAt: now } : {}),
+      })
+      .where(eq(tasks.id, row.id))
+      .returning();
+    rows.push(updated ?? row);
+    stopped.push(row.id);
+    if (row.containerInstanceId !== null) instanceIds.add(row.containerInstanceId);
+  }
+  if (options.bump !== false) await bumpDesiredVersions(tx, [...instanceIds]);
+  return { rows, stopped, instanceIds: [...instanceIds].sort() };
 }
 
 /** A task as ECS's DescribeTasks shows it. */

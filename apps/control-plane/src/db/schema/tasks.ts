@@ -11,6 +11,7 @@ import { foreignKey, index, integer, jsonb, pgTable, text, timestamp, uuid } fro
 import { clusters } from './clusters.ts';
 import { containerInstances } from './container-instances.ts';
 import { placementRequests } from './placement-requests.ts';
+import { services } from './services.ts';
 import { taskDefinitions } from './task-definitions.ts';
 
 /** RunTask's `overrides`, as stored and returned by DescribeTasks. */
@@ -74,6 +75,10 @@ export const tasks = pgTable(
     overrides: jsonb('overrides').$type<TaskOverrides>().notNull().default({ containerOverrides: [] }),
     group: text('group').notNull(),
     startedBy: text('started_by'),
+    /** Service tasks: their service and deployment (also in group `service:<name>` and startedBy). */
+    serviceId: uuid('service_id').references(() => services.id),
+    /** Not a foreign key: a drained deployment's row is deleted while its STOPPED tasks remain visible. */
+    deploymentId: text('deployment_id'),
     launchType: text('launch_type').$type<'EC2'>().notNull().default('EC2'),
     /** Written by the agent's reports, only ever forward (taskStatusRank). */
     lastStatus: text('last_status').$type<TaskLastStatus>().notNull(),
@@ -104,6 +109,7 @@ export const tasks = pgTable(
     index('tasks_cluster_desired').on(t.clusterId, t.desiredStatus),
     index('tasks_instance_last').on(t.containerInstanceId, t.lastStatus),
     index('tasks_placement_request').on(t.placementRequestId),
+    index('tasks_service').on(t.serviceId),
     // The stopped-task cleanup scans by stop time.
     index('tasks_stopped_at').on(t.stoppedAt),
     foreignKey({

@@ -1,0 +1,244 @@
+import { randomBytes } from 'node:crypto';
+import { type ArnScope, parseArn, parseTaskDefinitionRef, type TaskDefinitionSpec } from '@bosun/model';
+import type { DeploymentTaskDefinition, ServiceDeployment, ServiceEvent } from '@bosun/scheduler';
+import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
+import { deployments, serviceEvents, services, taskDefinitions } from '../db/schema/index.ts';
+import type { Queues } from '../queues.ts';
+import { requirementsOf } from './tasks.ts';
+
+export type ServiceRow = typeof services.$inferSelect;
+export type DeploymentRow = typeof deployments.$inferSelect;
+export type ServiceEventRow = typeof serviceEvents.$inferSelect;
+
+/** ECS shows (and keeps) the last 100 events of a service. */
+export const MAX_SERVICE_EVENTS = 100;
+
+const SERVICE_NAME_RE = /^[a-zA-Z0-9_-]{1,255}$/;
+
+/**
+ * A service name, or a service ARN of this cluster (`service/CLUSTER/NAME`, or the old `service/NAME`)
+ * → the name. An ARN of another region, account or cluster names no service here.
+ */
+export function serviceNameFromRef(scope: ArnScope, clusterName: string, ref: string): string | undefined {
+  if (!ref.startsWith('arn:')) return SERVICE_NAME_RE.test(ref) ? ref : undefined;
+  const arn = parseArn(ref);
+  if (arn?.kind !== 'service' || arn.region !== scope.region || arn.accountId !== scope.accountId)
+    return undefined;
+  const name =
+    arn.parts.length === 2 && arn.parts[0] === clusterName
+      ? arn.parts[1]
+      : arn.parts.length === 1
+        ? arn.parts[0]
+        : undefined;
+  return name !== undefined && SERVICE_NAME_RE.test(name) ? name : undefined;
+}
+
+/**
+ * The services of a cluster with these names: the live one (ACTIVE or DRAINING) where there is one,
+ * else the most recently created INACTIVE one — a deleted service stays describable, as in ECS.
+ */
+export async function findServicesByName(
+  tx: Tx,
+  clusterId: string,
+  names: readonly string[],
+): Promise<Map<string, ServiceRow>> {
+  const out = new Map<string, ServiceRow>();
+  if (names.length === 0) return out;
+  const rows = await tx
+    .select()
+    .from(services)
+    .where(and(eq(services.clusterId, clusterId), inArray(services.name, [...new Set(names)])))
+    .orderBy(desc(services.createdAt));
+  for (const row of rows) {
+    const seen = out.get(row.name);
+    if (seen === undefined || (seen.status === 'INACTIVE' && row.status !== 'INACTIVE'))
+      out.set(row.name, row);
+  }
+  return out;
+}
+
+/** The live (not INACTIVE) service of that name, locked `for update` when asked (Update/DeleteService). */
+export async function findLiveService(
+  tx: Tx,
+  clusterId: string,
+  name: string,
+  options: { lock?: boolean } = {},
+): Promise<ServiceRow | undefined> {
+  const q = tx
+    .select()
+    .from(services)
+    .where(and(eq(services.clusterId, clusterId), eq(services.name, name), ne(services.status, 'INACTIVE')));
+  const [row] = await (options.lock ? q.for('update') : q);
+  return row;
+}
+
+/** `ecs-svc/` and 19 digits, as ECS's deployment ids (and its tasks' startedBy) look. */
+export function newDeploymentId(): string {
+  const n = randomBytes(8).readBigUInt64BE() % 10_000_000_000_000_000_000n;
+  return `ecs-svc/${n.toString().padStart(19, '0')}`;
+}
+
+/** What the scheduler needs of a revision: its ARN, what one task reserves, whether health gates it. */
+export function deploymentTaskDefinition(
+  arn: string,
+  spec: TaskDefinitionSpec,
+  serviceName: string,
+): DeploymentTaskDefinition {
+  return {
+    arn,
+    requirements: requirementsOf(spec, `service:${serviceName}`),
+    hasHealthCheck: spec.containerDefinitions.some((c) => c.essential && c.healthCheck !== undefined),
+  };
+}
+
+/** Task definitions by `family:revision`, for the deployments of a service. */
+export async function loadRevisions(
+  tx: Tx,
+  refs: readonly { family: string; revision: number }[],
+): Promise<Map<string, TaskDefinitionSpec>> {
+  const out = new Map<string, TaskDefinitionSpec>();
+  const unique = [...new Map(refs.map((r) => [`${r.family}:${r.revision}`, r])).values()];
+  if (unique.length === 0) return out;
+  const rows = await tx
+    .select({
+      family: taskDefinitions.family,
+      revision: taskDefinitions.revision,
+      spec: taskDefinitions.spec,
+    })
+    .from(taskDefinitions)
+    .where(
+      sql`(${taskDefinitions.family}, ${taskDefinitions.revision}) in (${sql.join(
+        unique.map((r) => sql`(${r.family}, ${r.revision})`),
+        sql`, `,
+      )})`,
+    );
+  for (const r of rows) out.set(`${r.family}:${r.revision}`, r.spec);
+  return out;
+}
+
+export async function listDeployments(tx: Tx, serviceIds: readonly string[]): Promise<DeploymentRow[]> {
+  if (serviceIds.length === 0) return [];
+  return tx
+    .select()
+    .from(deployments)
+    .where(inArray(deployments.serviceId, [...serviceIds]))
+    .orderBy(desc(deployments.createdAt), asc(deployments.id));
+}
+
+/** A stored deployment as the scheduler reads it. */
+export function toServiceDeployment(
+  row: DeploymentRow,
+  taskDefinition: DeploymentTaskDefinition,
+): ServiceDeployment {
+  return {
+    id: row.id,
+    status: row.status,
+    taskDefinition,
+    createdAt: row.createdAt.getTime(),
+    updatedAt: row.updatedAt.getTime(),
+    desiredCount: row.desiredCount,
+    pendingCount: row.pendingCount,
+    runningCount: row.runningCount,
+    failedTasks: row.failedTasks,
+    rolloutState: row.rolloutState,
+    rolloutStateReason: row.rolloutStateReason,
+    launch: row.launch,
+  };
+}
+
+/** `family` and `revision` of a deployment, from its task definition ARN. */
+function revisionOf(d: ServiceDeployment): { family: string; revision: number } {
+  const ref = parseTaskDefinitionRef(d.taskDefinition.arn);
+  if (ref?.revision === undefined) throw new Error(`deployment ${d.id} has no revision ARN`);
+  return { family: ref.family, revision: ref.revision };
+}
+
+/**
+ * Writes a service's deployments as the scheduler returned them (whole rows: they carry its memory in
+ * `launch`) and deletes the removed ones.
+ */
+export async function writeDeployments(
+  tx: Tx,
+  serviceId: string,
+  list: readonly ServiceDeployment[],
+  removedIds: readonly string[],
+): Promise<void> {
+  if (removedIds.length > 0) {
+    await tx
+      .delete(deployments)
+      .where(and(eq(deployments.serviceId, serviceId), inArray(deployments.id, [...removedIds])));
+  }
+  for (const d of list) {
+    const values = {
+      status: d.status,
+      desiredCount: d.desiredCount,
+      pendingCount: d.pendingCount,
+      runningCount: d.runningCount,
+      failedTasks: d.failedTasks,
+      rolloutState: d.rolloutState,
+      rolloutStateReason: d.rolloutStateReason,
+      launch: d.launch,
+      updatedAt: new Date(d.updatedAt),
+    };
+    await tx
+      .insert(deployments)
+      .values({
+        id: d.id,
+        serviceId,
+        ...revisionOf(d),
+        ...values,
+        createdAt: new Date(d.createdAt),
+      })
+      .onConflictDoUpdate({ target: deployments.id, set: values });
+  }
+}
+
+/** The service's events, newest first. */
+export async function listEvents(
+  tx: Tx,
+  serviceId: string,
+  limit = MAX_SERVICE_EVENTS,
+): Promise<ServiceEventRow[]> {
+  return tx
+    .select()
+    .from(serviceEvents)
+    .where(eq(serviceEvents.serviceId, serviceId))
+    .orderBy(desc(serviceEvents.createdAt), desc(serviceEvents.seq))
+    .limit(limit);
+}
+
+/** Appends events (given newest first, as the scheduler returns them) and keeps the last 100. */
+export async function appendEvents(
+  tx: Tx,
+  serviceId: string,
+  events: readonly ServiceEvent[],
+): Promise<void> {
+  if (events.length === 0) return;
+  // Oldest first, so `seq` orders events of the same instant as they happened.
+  await tx
+    .insert(serviceEvents)
+    .values(
+      [...events].reverse().map((e) => ({ serviceId, createdAt: new Date(e.createdAt), message: e.message })),
+    );
+  await tx.execute(sql`
+    delete from service_events
+     where service_id = ${serviceId}
+       and id not in (select id from service_events where service_id = ${serviceId}
+                       order by created_at desc, seq desc limit ${MAX_SERVICE_EVENTS})`);
+}
+
+/** Queues an evaluation of every live service of a cluster (instances changed: drained, joined, left). */
+export async function evaluateClusterServices(
+  tx: Tx,
+  queues: Queues,
+  clusterId: string,
+  trigger: 'instances-changed' | 'sweep',
+): Promise<number> {
+  const rows = await tx
+    .select({ id: services.id })
+    .from(services)
+    .where(and(eq(services.clusterId, clusterId), ne(services.status, 'INACTIVE')));
+  for (const r of rows) await queues.evaluateService(r.id, trigger);
+  return rows.length;
+}
