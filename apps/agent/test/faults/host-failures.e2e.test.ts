@@ -144,11 +144,12 @@ describe('fault suite: tasks, agents and hosts failing under a service', () => {
     expect(onCutHost).toBeGreaterThan(0);
     const started = Date.now();
     await proxy.cut();
-    const detected = await waitUntil(
+    await waitUntil(
       'the cut agent to show disconnected',
       async () => !(await instanceConnected(cutAgent)),
       60_000,
     );
+    const detected = Date.now() - started;
     // Its containers keep running (no self-inflicted outage) while replacements start elsewhere.
     await waitUntil('replacements on the other hosts', async () => {
       const [h1, , h3] = await runningPerHost();
@@ -184,11 +185,8 @@ describe('fault suite: tasks, agents and hosts failing under a service', () => {
     const started = Date.now();
     await downAgent.stop('SIGKILL');
     await hosts.stopHost(3);
-    const detected = await waitUntil(
-      'host 3 to show disconnected',
-      async () => !(await instanceConnected(downAgent)),
-      60_000,
-    );
+    await waitUntil('host 3 to show disconnected', async () => !(await instanceConnected(downAgent)), 60_000);
+    const detected = Date.now() - started;
     await waitUntil('all tasks on hosts 1 and 2', async () => {
       const [h1, h2] = await runningPerHost();
       return (h1 ?? 0) + (h2 ?? 0) === DESIRED && (await service()).runningCount === DESIRED;
