@@ -60,6 +60,10 @@ export interface Stack {
   addAgent(env?: Record<string, string>): Promise<StackAgent>;
   stateDir: string;
   aws(...args: string[]): Promise<Record<string, unknown>>;
+  /** The aws CLI against another control-plane process of this stack. */
+  awsVia(server: ServerProcess, ...args: string[]): Promise<Record<string, unknown>>;
+  /** Another control-plane process on the same database, Redis and master key. */
+  addServer(): Promise<ServerProcess>;
   /** scripts/bosun with this stack's credentials. */
   bosun(...args: string[]): Promise<string>;
   describeTask(arn: string): Promise<Task>;
@@ -138,13 +142,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return a;
   };
 
-  const aws = async (...args: string[]) => {
+  const awsVia = async (via: ServerProcess, ...args: string[]) => {
     const { stdout } = await run('aws', ['ecs', ...args, '--output', 'json'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: stateDir, ...server.clientEnv },
+      env: { PATH: process.env.PATH ?? '', HOME: stateDir, ...server.clientEnv, ...endpointOf(via) },
     });
     return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
   };
+  const aws = (...args: string[]) => awsVia(server, ...args);
+  const extraServers: ServerProcess[] = [];
   const describeTask = async (arn: string) => {
     const out = (await aws('describe-tasks', '--tasks', arn)) as { tasks: Task[] };
     const task = out.tasks[0];
@@ -160,6 +166,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     agents,
     addAgent,
+    awsVia,
+    async addServer() {
+      const extra = await startServerProcess({ ...serverEnv, BOSUN_PORT: String(await freePort()) });
+      extraServers.push(extra);
+      return extra;
+    },
     stateDir,
     aws,
     bosun: async (...args) =>
@@ -219,6 +231,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await a.stop();
         if (ids.length > 0) await inDocker('rm', '-f', '-v', ...ids).catch(() => '');
       }
+      for (const extra of extraServers) await extra.stop();
       await server.stop();
       await scratch.drop();
     },
@@ -233,4 +246,10 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => probe.close(resolve));
   if (!address || typeof address === 'string') throw new Error('no free port');
   return address.port;
+}
+
+/** Only the endpoint of another process: credentials stay the first one's (they share the database). */
+function endpointOf(server: ServerProcess): Record<string, string> {
+  const url = server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '';
+  return { AWS_ENDPOINT_URL_ECS: url, AWS_ENDPOINT_URL: url };
 }

@@ -282,9 +282,16 @@ export async function startWorkers(deps: PlacementDeps & { redis: Redis; queues:
   }
   await Promise.all([placement.waitUntilReady(), cleanup.waitUntilReady()]);
   await deps.queues.scheduleHousekeeping();
+  // Re-asserted now and then, like the services sweep: a flushed Redis loses schedules.
+  const reassert = setInterval(() => {
+    deps.queues
+      .scheduleHousekeeping()
+      .catch((err: unknown) => deps.log.warn({ err }, 'cannot re-assert housekeeping'));
+  }, 60_000);
   const serviceWorkers = await startServiceWorkers(deps);
   return {
     async close() {
+      clearInterval(reassert);
       await Promise.all([placement.close(), cleanup.close(), serviceWorkers.close()]);
     },
   };

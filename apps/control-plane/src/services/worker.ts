@@ -428,8 +428,19 @@ export async function startServiceWorkers(
   }
   await Promise.all([evaluations.waitUntilReady(), sweep.waitUntilReady()]);
   await deps.queues.scheduleServiceSweep(deps.settings.serviceSweepMs);
+  // The schedule lives in Redis, so a flushed or replaced Redis loses it: every process upserts it
+  // again now and then (idempotent: one schedule id per install), and the sweep heals the rest.
+  const reassert = setInterval(
+    () => {
+      deps.queues
+        .scheduleServiceSweep(deps.settings.serviceSweepMs)
+        .catch((err: unknown) => deps.log.warn({ err }, 'cannot re-assert the services sweep schedule'));
+    },
+    Math.max(deps.settings.serviceSweepMs * 2, 5_000),
+  );
   return {
     async close() {
+      clearInterval(reassert);
       await Promise.all([evaluations.close(), sweep.close()]);
     },
   };
