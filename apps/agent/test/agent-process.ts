@@ -1,7 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../control-plane/test/server-process.ts';
+import { REPO_ROOT, spawnTs } from '../../control-plane/test/server-process.ts';
 
 const run = promisify(execFile);
 
@@ -33,28 +33,21 @@ export async function createJoinToken(envFile: string, cluster = 'default'): Pro
 
 /** Starts `apps/agent/src/main.ts` as a real process and waits until it has registered or resumed. */
 export async function startAgentProcess(env: Record<string, string>): Promise<AgentProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/agent/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, BOSUN_LOG_LEVEL: 'info', BOSUN_HOST_IP: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
+  const { child, output } = spawnTs('apps/agent/src/main.ts', {
+    BOSUN_LOG_LEVEL: 'info',
+    BOSUN_HOST_IP: '127.0.0.1',
+    ...env,
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const deadline = Date.now() + 30_000;
-  while (!/registered container instance|resuming as registered/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`agent did not register:\n${output}`);
+  while (!/registered container instance|resuming as registered/.test(output())) {
+    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`agent did not register:\n${output()}`);
     await sleep(100);
   }
   return {
     child,
-    output: () => output,
+    output,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;

@@ -27,9 +27,38 @@ export function parseEnvFile(text: string): Record<string, string> {
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const stateDir = env.BOSUN_STATE_DIR ?? '';
   const envFile = `${stateDir}/env`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/control-plane/src/server.ts'], {
+  const { child, output } = spawnTs('apps/control-plane/src/server.ts', {
+    BOSUN_PORT: '0',
+    BOSUN_LOG_LEVEL: 'info',
+    ...env,
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!output().includes('bosun control plane ready')) {
+    if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`control plane did not become ready:\n${output()}`);
+    await sleep(100);
+  }
+  if (!existsSync(envFile)) throw new Error(`control plane did not write ${envFile}`);
+  return {
+    child,
+    clientEnv: parseEnvFile(readFileSync(envFile, 'utf8')),
+    output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs a TypeScript entry point of this repo with tsx, as scripts/up does, collecting its output. */
+export function spawnTs(
+  entry: string,
+  env: Record<string, string>,
+): { child: ChildProcess; output(): string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
-    env: { ...process.env, BOSUN_PORT: '0', BOSUN_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -39,21 +68,5 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   child.stderr?.on('data', (d) => {
     output += d;
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('bosun control plane ready')) {
-    if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`control plane did not become ready:\n${output}`);
-    await sleep(100);
-  }
-  if (!existsSync(envFile)) throw new Error(`control plane did not write ${envFile}`);
-  return {
-    child,
-    clientEnv: parseEnvFile(readFileSync(envFile, 'utf8')),
-    output: () => output,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return { child, output: () => output };
 }
