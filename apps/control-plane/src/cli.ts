@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 
@@ -40,7 +40,7 @@ async function call(
     credentials: { accessKeyId, secretAccessKey },
     region,
     service: 'ecs',
-    sha256: Sha256,
+    sha256: Hash.bind(null, 'sha256'),
   });
   const signed = await signer.sign(
     new HttpRequest({
