@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 
-/** Redis channels; the instance one is part of the agent protocol's design (docs/agent-protocol.md). */
+/** Redis channels; the instance one is part of the agent protocol's design (packages/model/AGENT-PROTOCOL.md). */
 export const channels = {
   /** Published after every commit that changes what an instance should run. */
   instance: (instanceId: string) => `bosun:instance:${instanceId}`,
