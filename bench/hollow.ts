@@ -1,6 +1,6 @@
 /**
  * Hollow nodes: many simulated hosts in one process, speaking the agent protocol without Docker
- * (docs/agent-protocol.md). Each registers with a join token, heartbeats every
+ * (packages/model/AGENT-PROTOCOL.md). Each registers with a join token, heartbeats every
  * heartbeatIntervalSeconds (spread evenly), keeps a long-poll on /agent/v1/desired open, and reports
  * RUNNING for every task it is given. One keep-alive undici Pool per control-plane endpoint carries
  * all of them.

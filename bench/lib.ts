@@ -385,7 +385,10 @@ export function spawnLogged(name: string, args: string[], env: Record<string, st
   const logDir = join(resultsDir(), 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}.log`);
-  const out = createWriteStream(logFile);
+  // Emptied now, not when the stream gets round to opening it: startAgent reads this file at once, and a
+  // previous run's "registered container instance" must not count.
+  writeFileSync(logFile, '');
+  const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -492,9 +495,13 @@ function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
-/** `apps/agent/src/main.ts` as a real process; resolves once it registered. */
-export async function startAgent(name: string, env: Record<string, string>): Promise<Proc> {
-  const proc = spawnLogged(name, ['--import', 'tsx', 'apps/agent/src/main.ts'], {
+/**
+ * `apps/agent/src/main.ts` as a real process (`node --import tsx`, as scripts/up starts it), or, with
+ * `bundle`, that JavaScript file (agentBundle()) under plain `node`; resolves once it registered.
+ */
+export async function startAgent(name: string, env: Record<string, string>, bundle?: string): Promise<Proc> {
+  const args = bundle ? [bundle] : ['--import', 'tsx', 'apps/agent/src/main.ts'];
+  const proc = spawnLogged(name, args, {
     BOSUN_LOG_LEVEL: 'info',
     BOSUN_HOST_IP: '127.0.0.1',
     ...env,
@@ -506,6 +513,42 @@ export async function startAgent(name: string, env: Record<string, string>): Pro
     await sleep(100);
   }
   return proc;
+}
+
+/**
+ * The agent as one JavaScript file made by esbuild (a dependency of tsx), to run with plain `node`:
+ * everything bundled except ssh2/cpu-features (dockerode's optional SSH transport, with a native
+ * addon), which resolve from the repository's node_modules. `require` is provided for the CommonJS
+ * dependencies. Written to bench/results/agent-bundle/agent.mjs; returns its path.
+ */
+export function agentBundle(o: { stub?: readonly string[] } = {}): string {
+  const dir = join(resultsDir(), 'agent-bundle');
+  mkdirSync(dir, { recursive: true });
+  const outfile = join(dir, o.stub?.length ? 'agent-stubbed.mjs' : 'agent.mjs');
+  // `stub`: packages replaced by an empty module (e.g. dockerode's BuildKit-session gRPC, never used by
+  // the agent), to see what they cost.
+  const stubFile = join(dir, 'empty-stub.cjs');
+  if (o.stub?.length) writeFileSync(stubFile, 'module.exports = {};\n');
+  const stubs = (o.stub ?? []).map((name) => `--alias:${name}=${stubFile}`);
+  execFileSync(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules/esbuild/bin/esbuild'),
+      'apps/agent/src/main.ts',
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      `--outfile=${outfile}`,
+      ...(o.stub?.includes('ssh2') ? [] : ['--external:ssh2']),
+      '--external:cpu-features',
+      ...stubs,
+      '--log-level=error',
+      "--banner:js=import { createRequire as __bosunRequire } from 'node:module'; const require = __bosunRequire(import.meta.url);",
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
+  );
+  return outfile;
 }
 
 // ---------------------------------------------------------------------------------------------------

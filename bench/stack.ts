@@ -38,6 +38,8 @@ export async function startBosun(o: {
   name: string;
   dockerHost?: string;
   agentEnv?: Record<string, string>;
+  /** Run the agent from this bundle (lib.ts agentBundle()) with plain node instead of tsx. */
+  agentBundle?: string;
 }): Promise<Bosun> {
   const databaseUrl = await scratchDatabase();
   const prefix = queuePrefix();
@@ -61,17 +63,21 @@ export async function startBosun(o: {
   };
   // Registered before the agent, so it runs after the agent has stopped.
   onCleanup(`${o.name}: remove the agent's containers`, removeContainers);
-  const agent = await startAgent(`${o.name}-agent`, {
-    BOSUN_CONTROL_PLANE_URL: cp.endpoint,
-    BOSUN_JOIN_TOKEN: joinToken,
-    BOSUN_AGENT_STATE_DIR: agentDir,
-    BOSUN_HOSTNAME: `bench-${o.name}`,
-    // The image is local (scripts/build-images); raw Docker and Swarm do not pull it either.
-    BOSUN_IMAGE_PULL_BEHAVIOR: 'prefer-cached',
-    BOSUN_CONTAINER_STOP_TIMEOUT_SECONDS: '2',
-    ...(dockerHost ? { DOCKER_HOST: dockerHost } : {}),
-    ...o.agentEnv,
-  });
+  const agent = await startAgent(
+    `${o.name}-agent`,
+    {
+      BOSUN_CONTROL_PLANE_URL: cp.endpoint,
+      BOSUN_JOIN_TOKEN: joinToken,
+      BOSUN_AGENT_STATE_DIR: agentDir,
+      BOSUN_HOSTNAME: `bench-${o.name}`,
+      // The image is local (scripts/build-images); raw Docker and Swarm do not pull it either.
+      BOSUN_IMAGE_PULL_BEHAVIOR: 'prefer-cached',
+      BOSUN_CONTAINER_STOP_TIMEOUT_SECONDS: '2',
+      ...(dockerHost ? { DOCKER_HOST: dockerHost } : {}),
+      ...o.agentEnv,
+    },
+    o.agentBundle,
+  );
   // The agent logs its registration and then writes agent.json.
   let instanceId = instanceIdOf();
   for (let i = 0; i < 100 && !instanceId; i++) {
