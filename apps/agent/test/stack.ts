@@ -253,3 +253,33 @@ function endpointOf(server: ServerProcess): Record<string, string> {
   const url = server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '';
   return { AWS_ENDPOINT_URL_ECS: url, AWS_ENDPOINT_URL: url };
 }
+
+/** Polls until ok() holds; resolves with the milliseconds it took, or fails saying what it waited for. */
+export async function waitUntil(
+  what: string,
+  ok: () => Promise<boolean>,
+  timeoutMs = 90_000,
+  explain: () => Promise<string> = async () => '',
+): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (await ok()) return Date.now() - started;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}${await explain()}`);
+}
+
+export interface ServiceView {
+  desiredCount: number;
+  runningCount: number;
+  taskDefinition: string;
+  deployments: { rolloutState?: string }[];
+}
+
+/** DescribeServices for one service, through the aws CLI. */
+export async function describeService(stack: Stack, name: string): Promise<ServiceView> {
+  const out = (await stack.aws('describe-services', '--services', name)) as { services: ServiceView[] };
+  const s = out.services[0];
+  if (!s) throw new Error(`no service ${name}`);
+  return s;
+}

@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, type Stack, type StackAgent, startStack } from '../stack.ts';
+import { describeService, docker, type Stack, type StackAgent, startStack, waitUntil } from '../stack.ts';
 import { recordFigures, seconds } from './figures.ts';
 import { type OwnRedis, startOwnRedis } from './own-redis.ts';
 
@@ -16,28 +16,7 @@ let redis: OwnRedis;
 let stack: Stack;
 let agents: StackAgent[];
 
-interface Service {
-  desiredCount: number;
-  runningCount: number;
-  taskDefinition: string;
-  deployments: { rolloutState?: string }[];
-}
-
-async function service(name: string): Promise<Service> {
-  const out = (await stack.aws('describe-services', '--services', name)) as { services: Service[] };
-  const s = out.services[0];
-  if (!s) throw new Error(`no service ${name}`);
-  return s;
-}
-
-async function waitUntil(what: string, ok: () => Promise<boolean>, timeoutMs = 90_000): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await ok()) return Date.now() - started;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const service = (name: string) => describeService(stack, name);
 
 /** Docker's own record of this stack's containers of a family: id, task, start and finish times. */
 async function dockerRecord(family: string) {

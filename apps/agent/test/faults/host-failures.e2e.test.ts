@@ -3,7 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHosts, type TestHosts } from '../hosts.ts';
-import { type Stack, type StackAgent, startStack } from '../stack.ts';
+import {
+  describeService,
+  type Stack,
+  type StackAgent,
+  startStack,
+  waitUntil as waitUntilShared,
+} from '../stack.ts';
 import { type CuttableProxy, startCuttableProxy } from './cuttable-proxy.ts';
 import { recordFigures, seconds } from './figures.ts';
 
@@ -40,25 +46,16 @@ async function runningPerHost(): Promise<number[]> {
   return Promise.all([1, 2, 3].map(async (n) => (await runningOn(n)).length));
 }
 
-async function service(): Promise<{ runningCount: number; deployments: unknown[] }> {
-  const out = (await stack.aws('describe-services', '--services', 'steady')) as {
-    services: { runningCount: number; deployments: unknown[] }[];
-  };
-  const s = out.services[0];
-  if (!s) throw new Error('no service');
-  return s;
-}
+const service = () => describeService(stack, 'steady');
 
-async function waitUntil(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await ok()) return Date.now() - started;
-    await sleep(250);
-  }
-  throw new Error(
-    `timed out waiting for ${what}; Docker per host: ${JSON.stringify(await runningPerHost())}`,
+/** As the stack's, with the per-host count from Docker in the message. */
+const waitUntil = (what: string, ok: () => Promise<boolean>, timeoutMs = 60_000) =>
+  waitUntilShared(
+    what,
+    ok,
+    timeoutMs,
+    async () => `; Docker per host: ${JSON.stringify(await runningPerHost())}`,
   );
-}
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
