@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createScratchDatabase } from '../../control-plane/test/harness.ts';
 import {
+  freePort,
   REPO_ROOT,
   type ServerProcess,
   startServerProcess,
 } from '../../control-plane/test/server-process.ts';
+
+export { freePort };
+
 import { type AgentProcess, createJoinToken, startAgentProcess } from './agent-process.ts';
 
 export const run = promisify(execFile);
@@ -237,15 +240,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
   return stack;
-}
-
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (!address || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 /** Only the endpoint of another process: credentials stay the first one's (they share the database). */

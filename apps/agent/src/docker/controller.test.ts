@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import type { ContainerDefinition, DesiredTask } from '@bosun/model';
 import Dockerode from 'dockerode';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../../control-plane/test/server-process.ts';
 import { LABEL } from './container-spec.ts';
 import { createDockerController } from './controller.ts';
 import { testContainer, testTask } from './test-task.ts';
@@ -73,15 +74,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 async function httpGet(url: string): Promise<string | undefined> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return res.ok ? res.text() : undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  await new Promise((r) => server.close(r));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
 }
 
 async function expectOperationError(promise: Promise<unknown>): Promise<DockerOperationError> {
