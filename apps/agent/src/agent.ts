@@ -10,6 +10,7 @@ import {
 } from './docker/types.ts';
 import {
   type AgentAction,
+  effectiveDesired,
   isFullyCleanedUp,
   newTaskRecord,
   type StepSettings,
@@ -217,7 +218,11 @@ export class Agent {
     for (let round = 0; round < MAX_ROUNDS_PER_RECONCILE && !this.#stopping; round++) {
       const entry = this.#tasks.get(taskId);
       if (!entry) return;
-      const desired = this.#effectiveDesired(entry);
+      const desired = effectiveDesired(entry.desired, entry.record, {
+        released: entry.released,
+        silenceMs: this.clock() - this.#lastContact,
+        stopAfterDisconnectMs: this.settings.stopTasksAfterDisconnectMs ?? 0,
+      });
       const before = entry.record.status;
       const out = stepTask({
         desired,
@@ -255,21 +260,6 @@ export class Agent {
         return;
       }
     }
-  }
-
-  /** What the task should do now: as the control plane says, unless it forgot the task or is gone too long. */
-  #effectiveDesired(entry: TaskEntry): DesiredTask {
-    if (entry.record.status === 'STOPPED') return entry.desired;
-    if (entry.released) return forgotten(entry.desired, 'The control plane no longer lists this task');
-    const limit = this.settings.stopTasksAfterDisconnectMs ?? 0;
-    const silence = this.clock() - this.#lastContact;
-    if (limit > 0 && silence > limit) {
-      return forgotten(
-        entry.desired,
-        `The agent lost contact with the control plane for ${Math.round(silence / 1000)} s (BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS)`,
-      );
-    }
-    return entry.desired;
   }
 
   async #execute(entry: TaskEntry, action: AgentAction, observed: ObservedContainer[]): Promise<void> {
@@ -428,14 +418,4 @@ function groupByTask(containers: ObservedContainer[]): Map<string, ObservedConta
     else out.set(c.taskId, [c]);
   }
   return out;
-}
-
-/** A task that must not run unsupervised: the control plane forgot it, or has been gone too long. */
-function forgotten(desired: DesiredTask, reason: string): DesiredTask {
-  return {
-    ...desired,
-    desiredStatus: 'STOPPED',
-    stopCode: desired.stopCode ?? 'ServiceSchedulerInitiated',
-    stoppedReason: desired.stoppedReason ?? reason,
-  };
 }

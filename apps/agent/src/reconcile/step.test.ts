@@ -16,6 +16,7 @@ import type { ObservedContainer } from '../docker/types.ts';
 import {
   type AgentAction,
   ESSENTIAL_EXITED,
+  effectiveDesired,
   isFullyCleanedUp,
   newTaskRecord,
   OOM_REASON,
@@ -1101,6 +1102,69 @@ describe('stepTask: properties', () => {
           }
         },
       ),
+    );
+  });
+});
+
+describe('effectiveDesired: when the agent stops a task on its own', () => {
+  const desired = desiredTask(taskDef([{ name: 'web' }]));
+  const running = newTaskRecord(desired.taskId, 0);
+  const cases: [string, Parameters<typeof effectiveDesired>[2], 'RUNNING' | 'STOPPED', RegExp | undefined][] =
+    [
+      [
+        'listed, in contact',
+        { released: false, silenceMs: 1_000, stopAfterDisconnectMs: 0 },
+        'RUNNING',
+        undefined,
+      ],
+      [
+        'silent for an hour, limit off (the default)',
+        { released: false, silenceMs: 3_600_000, stopAfterDisconnectMs: 0 },
+        'RUNNING',
+        undefined,
+      ],
+      [
+        'silent within the limit',
+        { released: false, silenceMs: 5_000, stopAfterDisconnectMs: 10_000 },
+        'RUNNING',
+        undefined,
+      ],
+      [
+        'silent past the limit',
+        { released: false, silenceMs: 12_000, stopAfterDisconnectMs: 10_000 },
+        'STOPPED',
+        /lost contact .* 12 s/,
+      ],
+      [
+        'no longer listed by the control plane',
+        { released: true, silenceMs: 0, stopAfterDisconnectMs: 0 },
+        'STOPPED',
+        /no longer lists/,
+      ],
+    ];
+  it.each(cases)('%s', (_what, context, status, reason) => {
+    const out = effectiveDesired(desired, running, context);
+    expect(out.desiredStatus).toBe(status);
+    if (reason) expect(out.stoppedReason).toMatch(reason);
+    if (status === 'RUNNING') expect(out).toBe(desired);
+  });
+
+  it('keeps the control plane’s own stop reason, and leaves a STOPPED task alone', () => {
+    const told = {
+      ...desired,
+      desiredStatus: 'STOPPED' as const,
+      stopCode: 'UserInitiated' as const,
+      stoppedReason: 'by hand',
+    };
+    expect(
+      effectiveDesired(told, running, { released: true, silenceMs: 0, stopAfterDisconnectMs: 0 }),
+    ).toMatchObject({
+      stopCode: 'UserInitiated',
+      stoppedReason: 'by hand',
+    });
+    const done = { ...running, status: 'STOPPED' as const };
+    expect(effectiveDesired(desired, done, { released: true, silenceMs: 0, stopAfterDisconnectMs: 0 })).toBe(
+      desired,
     );
   });
 });

@@ -109,6 +109,35 @@ export const VANISHED_REASON = 'ContainerVanished: the container was removed fro
 export const ESSENTIAL_EXITED = 'Essential container in task exited';
 const DEFAULT_RESTART_ATTEMPT_PERIOD_S = 300;
 
+/**
+ * What a task should do now: as the control plane says, unless the control plane no longer lists it
+ * (it must not run unsupervised) or has been silent for longer than the configured limit (0 = never).
+ */
+export function effectiveDesired(
+  desired: DesiredTask,
+  record: Pick<TaskRecord, 'status'>,
+  context: { released: boolean; silenceMs: number; stopAfterDisconnectMs: number },
+): DesiredTask {
+  if (record.status === 'STOPPED') return desired;
+  if (context.released) return stopped(desired, 'The control plane no longer lists this task');
+  if (context.stopAfterDisconnectMs > 0 && context.silenceMs > context.stopAfterDisconnectMs) {
+    return stopped(
+      desired,
+      `The agent lost contact with the control plane for ${Math.round(context.silenceMs / 1000)} s (BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS)`,
+    );
+  }
+  return desired;
+}
+
+function stopped(desired: DesiredTask, reason: string): DesiredTask {
+  return {
+    ...desired,
+    desiredStatus: 'STOPPED',
+    stopCode: desired.stopCode ?? 'ServiceSchedulerInitiated',
+    stoppedReason: desired.stoppedReason ?? reason,
+  };
+}
+
 export function newTaskRecord(taskId: string, now: number): TaskRecord {
   return { taskId, firstSeenAt: now, status: 'PENDING', containers: {} };
 }
