@@ -96,6 +96,18 @@ export class Notifier {
     }
   }
 
+  /** Many channels in one round trip (a placement batch wakes hundreds of agents and callers). */
+  async publishAll(list: readonly string[]): Promise<void> {
+    if (list.length === 0) return;
+    const pipeline = this.publisher.pipeline();
+    for (const channel of list) pipeline.publish(channel, '');
+    try {
+      await pipeline.exec();
+    } catch (err) {
+      this.log.warn({ err, channels: list.length }, 'redis publish failed');
+    }
+  }
+
   async close(): Promise<void> {
     for (const set of this.waiters.values()) for (const wake of set) wake();
     this.subscriber.disconnect();

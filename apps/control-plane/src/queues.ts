@@ -7,10 +7,18 @@ import { z } from 'zod';
  * ids only; Postgres holds the truth and every job is safe to run twice (BullMQ is at-least-once).
  */
 export const QUEUE_CATALOG = {
-  /** Turns one PENDING placement request (RunTask/StartTask) into tasks. */
+  /**
+   * Places the PENDING placement requests (RunTask/StartTask) of one cluster, in batches
+   * (src/placement/worker.ts). Deduplicated per cluster like services: while the cluster's job waits,
+   * more requests ride on it; while it runs, one more job is kept for what arrives meanwhile. Jobs
+   * queued by older versions name one request instead; the worker places its cluster's requests then.
+   */
   placement: {
     name: 'placement',
-    payload: z.object({ placementRequestId: z.string().uuid() }),
+    payload: z.union([
+      z.object({ clusterId: z.string().uuid() }),
+      z.object({ placementRequestId: z.string().uuid() }),
+    ]),
     options: {
       attempts: 5,
       backoff: { type: 'exponential', delay: 100 },
@@ -93,6 +101,14 @@ export class Queues {
   async add<K extends QueueKey>(key: K, payload: Payload<K>, jobId?: string): Promise<void> {
     const data = QUEUE_CATALOG[key].payload.parse(payload);
     await this.queues[key].add(key, data, jobId === undefined ? {} : { jobId });
+  }
+
+  /** Asks for the placement of a cluster's PENDING requests (see the catalog's `placement`). */
+  async placeCluster(clusterId: string): Promise<void> {
+    const data = QUEUE_CATALOG.placement.payload.parse({ clusterId });
+    await this.queues.placement.add('place', data, {
+      deduplication: { id: clusterId, keepLastIfActive: true },
+    });
   }
 
   /**

@@ -98,7 +98,7 @@ export async function startControlPlane(
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
   const queuePrefix = shared?.queuePrefix ?? `bosun_t_${randomBytes(6).toString('hex')}`;
   const settings = { ...TEST_SETTINGS, ...options.settings };
-  const log = pino({ level: 'silent' });
+  const log = pino({ level: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent' });
   const runtime = await createRuntime(redis, { queuePrefix, log });
   let clock = () => new Date();
   const scope = { region: REGION, accountId: ACCOUNT };

@@ -1,3 +1,4 @@
+export * from './batch.ts';
 export * from './placement.ts';
 export * from './query-language.ts';
 export * from './service.ts';

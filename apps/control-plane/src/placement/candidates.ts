@@ -3,7 +3,7 @@ import type { CandidateInstance } from '@bosun/scheduler';
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { containerInstances } from '../db/schema/index.ts';
-import { type ContainerInstanceRow, instanceUsage } from '../repositories/container-instances.ts';
+import type { ContainerInstanceRow } from '../repositories/container-instances.ts';
 
 /** One container instance as placement sees it, plus the task groups counted on it. */
 export interface InstanceSnapshot {
@@ -47,12 +47,10 @@ export async function loadSnapshot(
     )
     .orderBy(asc(containerInstances.id));
   const rows = await (o.lock ? query.for('update') : query);
-  const ids = rows.map((r) => r.id);
-  const usage = await instanceUsage(tx, ids);
-  const groups = await groupCounts(tx, ids);
+  const usage = await usageByInstance(tx, clusterId, o.ids === undefined ? undefined : rows.map((r) => r.id));
   return rows.map((row) => {
     const used = usage.get(row.id);
-    const counts = groups.get(row.id) ?? new Map<string, number>();
+    const counts = used?.groups ?? new Map<string, number>();
     const attributes: Record<string, string> = {};
     for (const a of row.attributes) attributes[a.name] = a.value ?? '';
     const candidate: CandidateInstance = {
@@ -74,21 +72,59 @@ export async function loadSnapshot(
   });
 }
 
-async function groupCounts(tx: Tx, instanceIds: string[]): Promise<Map<string, Map<string, number>>> {
-  const out = new Map<string, Map<string, number>>();
-  if (instanceIds.length === 0) return out;
-  const rows = await tx.execute<{ id: string; group: string; n: number }>(sql`
-    select container_instance_id as id, "group", count(*)::int as n
+interface InstanceUsage {
+  cpu: number;
+  memory: number;
+  ports: string[];
+  running: number;
+  /** Tasks not yet STOPPED per group. */
+  groups: Map<string, number>;
+}
+
+/**
+ * What the tasks not yet STOPPED hold on each instance, in one pass over the tasks: the whole cluster
+ * (by cluster id, not a list of hundreds of instance ids to send and plan) or the given instances.
+ * Ports come back as one comma-joined string per group, since Postgres cannot aggregate arrays of
+ * different lengths into one.
+ */
+async function usageByInstance(
+  tx: Tx,
+  clusterId: string,
+  instanceIds: readonly string[] | undefined,
+): Promise<Map<string, InstanceUsage>> {
+  const out = new Map<string, InstanceUsage>();
+  if (instanceIds?.length === 0) return out;
+  const which =
+    instanceIds === undefined
+      ? sql`cluster_id = ${clusterId}`
+      : sql`container_instance_id in ${[...instanceIds]}`;
+  const rows = await tx.execute<{
+    id: string;
+    group: string;
+    n: number;
+    cpu: number;
+    memory: number;
+    running: number;
+    ports: string | null;
+  }>(sql`
+    select container_instance_id as id, "group", count(*)::int as n,
+           coalesce(sum(reserved_cpu), 0)::int as cpu, coalesce(sum(reserved_memory), 0)::int as memory,
+           (count(*) filter (where last_status = 'RUNNING'))::int as running,
+           string_agg(nullif(array_to_string(reserved_ports, ','), ''), ',') as ports
       from tasks
-     where container_instance_id in ${instanceIds} and last_status <> 'STOPPED'
+     where ${which} and container_instance_id is not null and last_status <> 'STOPPED'
      group by container_instance_id, "group"`);
   for (const r of rows) {
-    let m = out.get(r.id);
-    if (m === undefined) {
-      m = new Map();
-      out.set(r.id, m);
+    let u = out.get(r.id);
+    if (u === undefined) {
+      u = { cpu: 0, memory: 0, ports: [], running: 0, groups: new Map() };
+      out.set(r.id, u);
     }
-    m.set(r.group, r.n);
+    u.cpu += r.cpu;
+    u.memory += r.memory;
+    u.running += r.running;
+    if (r.ports !== null) u.ports.push(...r.ports.split(','));
+    u.groups.set(r.group, r.n);
   }
   return out;
 }

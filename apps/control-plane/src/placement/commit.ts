@@ -3,7 +3,7 @@ import { type ArnScope, arns, type TagPair, type TaskDefinitionSpec } from '@bos
 import type { TaskRequirements } from '@bosun/scheduler';
 import type { Tx } from '../db/client.ts';
 import { type ContainerOverride, type TaskContainer, tasks } from '../db/schema/index.ts';
-import { putTags } from '../repositories/tags.ts';
+import { putTagsOfMany } from '../repositories/tags.ts';
 import { type InstanceSnapshot, loadSnapshot, type SnapshotOptions } from './candidates.ts';
 
 /**
@@ -17,6 +17,8 @@ import { type InstanceSnapshot, loadSnapshot, type SnapshotOptions } from './can
 export interface PlannedTask {
   instanceId: string;
   requirements: TaskRequirements;
+  /** Placed under distinctInstance: no other task of its group may be on the instance. */
+  distinctInstance?: boolean;
 }
 
 /**
@@ -69,10 +71,13 @@ export function recheckPlan(
         ports.add(key);
       }
     }
-    if (distinctInstance) {
-      const groups = list.map((p) => p.requirements.group);
-      if (groups.some((g) => (s.groupCounts.get(g) ?? 0) > 0)) return `${id} got a task of ${groups[0]}`;
-      if (new Set(groups).size < groups.length) return `${id} would get two tasks of ${groups[0]}`;
+    for (const p of list) {
+      if (!(p.distinctInstance ?? distinctInstance)) continue;
+      const group = p.requirements.group;
+      if ((s.groupCounts.get(group) ?? 0) > 0) return `${id} got a task of ${group}`;
+      if (list.some((q) => q !== p && q.requirements.group === group)) {
+        return `${id} would get two tasks of ${group}`;
+      }
     }
   }
   return undefined;
@@ -146,8 +151,12 @@ export async function insertPlacedTasks(
     updatedAt: now,
   }));
   await tx.insert(tasks).values(rows);
-  for (const [i, row] of rows.entries()) {
-    await putTags(tx, arns.task(scope, clusterName, row.id), list[i]?.tags ?? []);
-  }
+  await putTagsOfMany(
+    tx,
+    rows.map((row, i) => ({
+      resourceArn: arns.task(scope, clusterName, row.id),
+      pairs: list[i]?.tags ?? [],
+    })),
+  );
   return rows.map((r) => r.id);
 }

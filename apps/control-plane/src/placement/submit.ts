@@ -10,8 +10,8 @@ import type { ActionContext } from '../ecs/action.ts';
 import { channels } from '../notifier.ts';
 
 /**
- * The RunTask/StartTask side of placement: store the request (the truth), queue a job that carries
- * only its id, and wait for the worker's "done" message; on timeout fall back to Postgres. With a
+ * The RunTask/StartTask side of placement: store the request (the truth), queue its cluster's
+ * placement job (which carries only the cluster id and places every PENDING request), and wait for the worker's "done" message; on timeout fall back to Postgres. With a
  * clientToken, a call that finds its earlier request answers from that request's outcome.
  *
  * A request still PENDING when the wait ends is CANCELLED under its row lock, so the caller's error
@@ -58,7 +58,7 @@ export async function submitPlacement(
     undefined,
     async () => {
       // Queued only once we listen, so the worker's message cannot come before we wait for it.
-      await ctx.runtime.queues.add('placement', { placementRequestId: id }, id);
+      await ctx.runtime.queues.placeCluster(clusterId);
       return false;
     },
   );

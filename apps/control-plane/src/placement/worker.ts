@@ -1,14 +1,15 @@
-import { type ArnScope, arns } from '@bosun/model';
+import { type ArnScope, arns, type TaskDefinitionSpec } from '@bosun/model';
 import {
+  type BatchRequest,
+  type BatchResult,
   type PlacementConstraint,
-  type PlacementFailure,
   type PlacementStrategy,
   parseClusterQuery,
-  placeTasks,
+  placeBatch,
   type TaskRequirements,
 } from '@bosun/scheduler';
 import { Worker } from 'bullmq';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db, Tx } from '../db/client.ts';
@@ -24,8 +25,8 @@ import { channels, type Notifier } from '../notifier.ts';
 import { QUEUE_CATALOG, type Queues, type TypedJob } from '../queues.ts';
 import { applyOverrides, bumpDesiredVersions, requirementsOf } from '../repositories/tasks.ts';
 import { startServiceWorkers } from '../services/worker.ts';
-import { type InstanceSnapshot, loadSnapshot } from './candidates.ts';
-import { insertPlacedTasks, lockAndRecheck } from './commit.ts';
+import { loadSnapshot } from './candidates.ts';
+import { insertPlacedTasks, lockAndRecheck, newTaskId } from './commit.ts';
 import { housekeeping } from './housekeeping.ts';
 
 export interface PlacementDeps {
@@ -39,45 +40,70 @@ export interface PlacementDeps {
 
 /** Re-plans after a conflict under lock are cheap; past this many something is badly contended. */
 const MAX_REPLANS = 25;
+/**
+ * Requests planned and committed together. Large enough that a burst of RunTasks is a few batches,
+ * small enough that one commit (its instance-row locks, which heartbeats also wait on) stays short.
+ */
+const BATCH_LIMIT = 64;
 
-interface Plan {
-  /** Instance id per task to create, in order. */
-  placements: string[];
-  failures: PlacementOutcome['failures'];
+type RequestRow = typeof placementRequests.$inferSelect;
+
+/** A PENDING request as the batch plans it; `outcome` set means it is answered without placing. */
+interface Prepared {
+  row: RequestRow;
+  /** The task definition as its tasks run it (containerOverrides applied). */
+  definition?: TaskDefinitionSpec;
+  requirements?: TaskRequirements;
+  batch?: BatchRequest;
+  distinctInstance: boolean;
+  outcome?: PlacementOutcome;
 }
 
 type Attempt =
-  | { kind: 'skipped' }
   | { kind: 'conflict'; why: string }
-  | { kind: 'done'; instanceIds: string[] };
+  | { kind: 'done'; instanceIds: string[]; requestIds: string[] };
 
 /**
- * Turns one PENDING placement request into tasks. Plans on an unlocked snapshot, then commits in one
- * transaction that locks the request and the chosen instance rows (`for update`, in id order) and
- * re-checks each chosen instance's capacity on fresh rows; when another RunTask got there first it
- * re-plans. Concurrent workers in any number of processes therefore never over-commit a host, and a
- * request that is no longer PENDING (done by an earlier run of the job, or cancelled by a RunTask that
- * stopped waiting) is left alone.
+ * Places every PENDING RunTask/StartTask request of a cluster, in batches of BATCH_LIMIT (oldest
+ * first): one snapshot of the cluster, the calls planned one after the other by the pure placeBatch,
+ * then one transaction that locks the requests and the chosen instance rows (`for update`, in id
+ * order), re-checks the plan on fresh rows and inserts every task. When another writer got there
+ * first (a services commit, a second process) the batch re-plans. Requests that stopped being PENDING
+ * meanwhile (done by an earlier run of the job, or cancelled by a RunTask that gave up waiting) are
+ * left alone; dropping their share of the plan only frees capacity, so the rest still fits.
  */
+export async function placePendingRequests(deps: PlacementDeps, clusterId: string): Promise<void> {
+  const seen = new Set<string>();
+  for (;;) {
+    const pending = await deps.db
+      .select()
+      .from(placementRequests)
+      .where(and(eq(placementRequests.clusterId, clusterId), eq(placementRequests.status, 'PENDING')))
+      .orderBy(asc(placementRequests.createdAt), asc(placementRequests.id))
+      .limit(BATCH_LIMIT);
+    const fresh = pending.filter((r) => !seen.has(r.id));
+    // Only what this job has not tried yet, so a request that stays PENDING cannot spin the loop.
+    if (fresh.length === 0) return;
+    for (const r of fresh) seen.add(r.id);
+    await placeBatchOfRequests(deps, clusterId, fresh);
+  }
+}
+
+/** The job's request and everything else PENDING in its cluster. */
 export async function processPlacementRequest(deps: PlacementDeps, requestId: string): Promise<void> {
+  const [request] = await deps.db
+    .select({ clusterId: placementRequests.clusterId })
+    .from(placementRequests)
+    .where(eq(placementRequests.id, requestId));
+  if (request !== undefined) await placePendingRequests(deps, request.clusterId);
+}
+
+async function placeBatchOfRequests(deps: PlacementDeps, clusterId: string, rows: RequestRow[]) {
   const { db } = deps;
-  const [request] = await db.select().from(placementRequests).where(eq(placementRequests.id, requestId));
-  if (request?.status !== 'PENDING') return;
-  const log = deps.log.child({ placementRequestId: requestId, clusterId: request.clusterId });
-  const [cluster] = await db.select().from(clusters).where(eq(clusters.id, request.clusterId));
-  const [definition] = await db
-    .select()
-    .from(taskDefinitions)
-    .where(
-      and(
-        eq(taskDefinitions.family, request.spec.family),
-        eq(taskDefinitions.revision, request.spec.revision),
-      ),
-    );
-  if (!cluster || !definition)
-    throw new Error(`placement request ${requestId} names a missing cluster or revision`);
-  const spec = applyOverrides(definition.spec, request.spec.containerOverrides);
-  const requirements = requirementsOf(spec, request.spec.group);
+  const log = deps.log.child({ clusterId });
+  const [cluster] = await db.select().from(clusters).where(eq(clusters.id, clusterId));
+  if (!cluster) throw new Error(`placement requests name a missing cluster ${clusterId}`);
+  const prepared = await prepareRequests(db, deps, cluster.name, rows);
 
   for (let attempt = 0; attempt <= MAX_REPLANS; attempt++) {
     const now = deps.clock();
@@ -87,73 +113,117 @@ export async function processPlacementRequest(deps: PlacementDeps, requestId: st
       now,
       agentTimeoutMs: deps.settings.agentTimeoutMs,
     };
-    const snapshot = await loadSnapshot(db, cluster.id, {
-      ...snapshotOptions,
-      ...(request.spec.containerInstanceIds ? { ids: request.spec.containerInstanceIds } : {}),
-    });
-    const plan = request.spec.containerInstanceIds
-      ? planStartTask(request.spec.containerInstanceIds, snapshot, requirements, deps.scope, cluster.name)
-      : planRunTask(request.spec, requirements, snapshot, seedOf(requestId));
+    const startedAt = performance.now();
+    const snapshot = await loadSnapshot(db, cluster.id, snapshotOptions);
+    const loadedAt = performance.now();
+    const toPlace = prepared.filter((p) => p.batch !== undefined);
+    const results = placeBatch(
+      toPlace.map((p) => p.batch as BatchRequest),
+      snapshot.map((s) => s.candidate),
+      new Map(snapshot.map((s) => [s.row.id, s.groupCounts])),
+    );
+    const plans = new Map(toPlace.map((p, i) => [p.row.id, results[i] as BatchResult]));
 
+    const plannedAt = performance.now();
     const result = await db.transaction(async (tx): Promise<Attempt> => {
-      const [locked] = await tx
-        .select({ status: placementRequests.status })
+      const live = await tx
+        .select({ id: placementRequests.id })
         .from(placementRequests)
-        .where(eq(placementRequests.id, requestId))
+        .where(
+          and(
+            inArray(
+              placementRequests.id,
+              prepared.map((p) => p.row.id),
+            ),
+            eq(placementRequests.status, 'PENDING'),
+          ),
+        )
+        .orderBy(asc(placementRequests.id))
         .for('update');
-      if (locked?.status !== 'PENDING') return { kind: 'skipped' };
+      const liveIds = new Set(live.map((r) => r.id));
+      const batch = prepared.filter((p) => liveIds.has(p.row.id));
+      if (batch.length === 0) return { kind: 'done', instanceIds: [], requestIds: [] };
       // Share lock: DeleteCluster (for update) cannot slip in between this check and the inserts.
-      const [live] = await tx.select().from(clusters).where(eq(clusters.id, cluster.id)).for('share');
-      if (live?.status !== 'ACTIVE') {
-        await finish(tx, requestId, now, {
-          taskIds: [],
-          failures: [
-            { arn: arns.cluster(deps.scope, cluster.name), reason: 'MISSING', detail: 'cluster is INACTIVE' },
-          ],
-        });
-        return { kind: 'done', instanceIds: [] };
+      const [current] = await tx.select().from(clusters).where(eq(clusters.id, cluster.id)).for('share');
+      const outcomes = new Map<string, PlacementOutcome>();
+      if (current?.status !== 'ACTIVE') {
+        const failure = {
+          arn: arns.cluster(deps.scope, cluster.name),
+          reason: 'MISSING' as const,
+          detail: 'cluster is INACTIVE',
+        };
+        for (const p of batch) outcomes.set(p.row.id, { taskIds: [], failures: [failure] });
+        await finishAll(tx, now, outcomes);
+        return { kind: 'done', instanceIds: [], requestIds: [...outcomes.keys()] };
       }
-      const chosen = [...new Set(plan.placements)].sort();
-      const why = await lockAndRecheck(
-        tx,
-        cluster.id,
-        snapshotOptions,
-        plan.placements.map((instanceId) => ({ instanceId, requirements })),
-        request.spec.constraints.some((c) => c.type === 'distinctInstance'),
+
+      const planned = batch.flatMap((p) =>
+        (plans.get(p.row.id)?.placements ?? []).map((placement) => ({
+          instanceId: placement.instanceId,
+          requirements: p.requirements as TaskRequirements,
+          distinctInstance: p.distinctInstance,
+        })),
       );
+      const why = await lockAndRecheck(tx, cluster.id, snapshotOptions, planned, false);
       if (why !== undefined) return { kind: 'conflict', why };
 
-      const taskIds = await insertPlacedTasks(
+      const newTasks = batch.flatMap((p) =>
+        (plans.get(p.row.id)?.placements ?? []).map((placement) => ({
+          id: newTaskId(),
+          requestId: p.row.id,
+          task: {
+            clusterId: cluster.id,
+            instanceId: placement.instanceId,
+            placementRequestId: p.row.id,
+            family: p.row.spec.family,
+            revision: p.row.spec.revision,
+            containerOverrides: p.row.spec.containerOverrides,
+            group: p.row.spec.group,
+            startedBy: p.row.spec.startedBy ?? null,
+            definition: p.definition as TaskDefinitionSpec,
+            requirements: p.requirements as TaskRequirements,
+            tags: p.row.spec.tags,
+          },
+        })),
+      );
+      await insertPlacedTasks(
         tx,
         deps.scope,
         cluster.name,
-        plan.placements.map((instanceId) => ({
-          clusterId: cluster.id,
-          instanceId,
-          placementRequestId: requestId,
-          family: request.spec.family,
-          revision: request.spec.revision,
-          containerOverrides: request.spec.containerOverrides,
-          group: request.spec.group,
-          startedBy: request.spec.startedBy ?? null,
-          definition: spec,
-          requirements,
-          tags: request.spec.tags,
-        })),
+        newTasks.map((t) => ({ ...t.task, id: t.id })),
         now,
       );
+      for (const p of batch) {
+        outcomes.set(
+          p.row.id,
+          p.outcome ?? outcomeOf(p, plans.get(p.row.id), newTasks, deps.scope, cluster.name),
+        );
+      }
+      const chosen = [...new Set(planned.map((p) => p.instanceId))].sort();
       await bumpDesiredVersions(tx, chosen);
-      await finish(tx, requestId, now, { taskIds, failures: plan.failures });
-      return { kind: 'done', instanceIds: chosen };
+      await finishAll(tx, now, outcomes);
+      return { kind: 'done', instanceIds: chosen, requestIds: [...outcomes.keys()] };
     });
 
-    if (result.kind === 'skipped') return;
     if (result.kind === 'done') {
-      log.info({ placed: plan.placements.length, failures: plan.failures.length, attempt }, 'placement done');
+      if (result.requestIds.length > 0) {
+        log.info(
+          {
+            requests: result.requestIds.length,
+            instances: result.instanceIds.length,
+            attempt,
+            // Where a batch's time goes, for tuning BATCH_LIMIT and the snapshot query.
+            snapshotMs: Math.round(loadedAt - startedAt),
+            planMs: Math.round(plannedAt - loadedAt),
+            commitMs: Math.round(performance.now() - plannedAt),
+          },
+          'placement batch done',
+        );
+      }
       // After the commit, so a woken agent or RunTask reads the new rows.
-      await Promise.all([
-        ...result.instanceIds.map((id) => deps.notifier.publish(channels.instance(id))),
-        deps.notifier.publish(channels.placement(requestId)),
+      await deps.notifier.publishAll([
+        ...result.instanceIds.map((id) => channels.instance(id)),
+        ...result.requestIds.map((id) => channels.placement(id)),
       ]);
       return;
     }
@@ -161,16 +231,131 @@ export async function processPlacementRequest(deps: PlacementDeps, requestId: st
     await db
       .update(placementRequests)
       .set({ conflicts: sql`${placementRequests.conflicts} + 1` })
-      .where(eq(placementRequests.id, requestId));
+      .where(
+        inArray(
+          placementRequests.id,
+          prepared.map((p) => p.row.id),
+        ),
+      );
   }
-  throw new Error(`placement request ${requestId}: still conflicting after ${MAX_REPLANS} re-plans`);
+  throw new Error(`placement batch of cluster ${clusterId}: still conflicting after ${MAX_REPLANS} re-plans`);
 }
 
-async function finish(tx: Tx, id: string, now: Date, outcome: PlacementOutcome) {
-  await tx
-    .update(placementRequests)
-    .set({ status: 'DONE', outcome, completedAt: now })
-    .where(eq(placementRequests.id, id));
+/**
+ * Reads the task definitions of a batch in one query and turns each request into what placeBatch
+ * takes. A request that cannot be planned (its revision or a stored expression unreadable: a bug, not
+ * bad input, since RunTask checked both) gets a failure outcome of its own rather than failing the
+ * batch, so one bad row cannot hold up a cluster's placements.
+ */
+async function prepareRequests(
+  db: Db,
+  deps: PlacementDeps,
+  clusterName: string,
+  rows: RequestRow[],
+): Promise<Prepared[]> {
+  const pairs = [...new Map(rows.map((r) => [`${r.spec.family}:${r.spec.revision}`, r.spec])).values()];
+  const definitions = await db
+    .select({
+      family: taskDefinitions.family,
+      revision: taskDefinitions.revision,
+      spec: taskDefinitions.spec,
+    })
+    .from(taskDefinitions)
+    .where(
+      or(
+        ...pairs.map((s) =>
+          and(eq(taskDefinitions.family, s.family), eq(taskDefinitions.revision, s.revision)),
+        ),
+      ),
+    );
+  const byKey = new Map(definitions.map((d) => [`${d.family}:${d.revision}`, d.spec]));
+  return rows.map((row): Prepared => {
+    const stored = byKey.get(`${row.spec.family}:${row.spec.revision}`);
+    const fail = (detail: string) => {
+      deps.log.error({ placementRequestId: row.id, detail }, 'placement request cannot be planned');
+      return {
+        row,
+        distinctInstance: false,
+        outcome: {
+          taskIds: [],
+          failures: [{ arn: arns.cluster(deps.scope, clusterName), reason: 'MISSING' as const, detail }],
+        },
+      };
+    };
+    if (stored === undefined)
+      return fail(`task definition ${row.spec.family}:${row.spec.revision} is missing`);
+    const definition = applyOverrides(stored, row.spec.containerOverrides);
+    const requirements = requirementsOf(definition, row.spec.group);
+    const distinctInstance = row.spec.constraints.some((c) => c.type === 'distinctInstance');
+    if (row.spec.containerInstanceIds) {
+      return {
+        row,
+        definition,
+        requirements,
+        distinctInstance: false,
+        batch: { kind: 'start' as const, task: requirements, instanceIds: row.spec.containerInstanceIds },
+      };
+    }
+    let constraints: PlacementConstraint[];
+    try {
+      constraints = compileConstraints(row.spec);
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    return {
+      row,
+      definition,
+      requirements,
+      distinctInstance,
+      batch: {
+        kind: 'run' as const,
+        request: {
+          task: requirements,
+          count: row.spec.count,
+          constraints,
+          strategy: row.spec.strategy as PlacementStrategy[],
+          seed: seedOf(row.id),
+        },
+      },
+    };
+  });
+}
+
+/** RunTask's tasks and failures; StartTask's failures in the order its instances were named. */
+function outcomeOf(
+  p: Prepared,
+  plan: BatchResult | undefined,
+  newTasks: readonly { id: string; requestId: string }[],
+  scope: ArnScope,
+  clusterName: string,
+): PlacementOutcome {
+  const failures: PlacementOutcome['failures'] = [
+    ...(plan?.missingInstanceIds ?? []).map((id) => ({
+      arn: arns.containerInstance(scope, clusterName, id),
+      reason: 'MISSING' as const,
+    })),
+    ...(plan?.failures ?? []).map((f) => ({
+      arn: f.arn,
+      reason: f.reason,
+      detail: `${f.detail}. ${plan?.explanation ?? ''}`,
+    })),
+  ];
+  const named = p.row.spec.containerInstanceIds;
+  if (named !== undefined) {
+    const position = (arn: string) => named.indexOf(arn.slice(arn.lastIndexOf('/') + 1));
+    failures.sort((a, b) => position(a.arn) - position(b.arn));
+  }
+  return { taskIds: newTasks.filter((t) => t.requestId === p.row.id).map((t) => t.id), failures };
+}
+
+/** Marks the batch's requests DONE with their outcomes, in one statement. */
+async function finishAll(tx: Tx, now: Date, outcomes: ReadonlyMap<string, PlacementOutcome>) {
+  if (outcomes.size === 0) return;
+  await tx.execute(sql`
+    update placement_requests as p
+       set status = 'DONE', outcome = v.value, completed_at = ${now.toISOString()}::timestamptz
+      from jsonb_each(${JSON.stringify(Object.fromEntries(outcomes))}::jsonb) as v
+     where p.id = v.key::uuid`);
 }
 
 /** The same request always replays the same decisions (random strategy included). */
@@ -184,68 +369,6 @@ export function compileConstraints(spec: PlacementSpec): PlacementConstraint[] {
     if (!parsed.ok) throw new Error(`stored memberOf expression does not parse: ${parsed.error.message}`);
     return { type: 'memberOf', expression: parsed.value };
   });
-}
-
-function planRunTask(
-  spec: PlacementSpec,
-  task: TaskRequirements,
-  snapshot: readonly InstanceSnapshot[],
-  seed: number,
-): Plan {
-  const result = placeTasks(
-    {
-      task,
-      count: spec.count,
-      constraints: compileConstraints(spec),
-      strategy: spec.strategy as PlacementStrategy[],
-      seed,
-      existingGroupTasks: new Map(snapshot.map((s) => [s.row.id, s.groupCounts.get(spec.group) ?? 0])),
-    },
-    snapshot.map((s) => s.candidate),
-  );
-  return {
-    placements: result.placements.map((p) => p.instanceId),
-    failures: result.failures.map((f) => failureOf(f, result.explanation)),
-  };
-}
-
-/** StartTask: one copy on each named instance, no constraints or strategy; failures per instance. */
-function planStartTask(
-  ids: readonly string[],
-  snapshot: readonly InstanceSnapshot[],
-  task: TaskRequirements,
-  scope: ArnScope,
-  clusterName: string,
-): Plan {
-  const byId = new Map(snapshot.map((s) => [s.row.id, s.candidate]));
-  const plan: Plan = { placements: [], failures: [] };
-  for (const id of ids) {
-    const candidate = byId.get(id);
-    if (candidate === undefined) {
-      plan.failures.push({ arn: arns.containerInstance(scope, clusterName, id), reason: 'MISSING' });
-      continue;
-    }
-    const result = placeTasks({ task, count: 1, constraints: [], strategy: [], seed: 0 }, [candidate]);
-    const failure = result.failures[0];
-    if (result.placements.length === 1) {
-      plan.placements.push(id);
-      // The same instance named twice: the second copy sees what the first one took.
-      byId.set(id, {
-        ...candidate,
-        remainingCpu: candidate.remainingCpu - task.cpu,
-        remainingMemory: candidate.remainingMemory - task.memory,
-        usedPorts: new Set([...candidate.usedPorts, ...task.ports.map((p) => `${p.protocol}:${p.hostPort}`)]),
-      });
-    } else if (failure !== undefined) {
-      plan.failures.push(failureOf(failure, result.explanation));
-    }
-  }
-  return plan;
-}
-
-/** ECS puts only the reason in failures[]; bosun adds why in `detail`, naming the instances. */
-function failureOf(f: PlacementFailure, explanation: string): PlacementOutcome['failures'][number] {
-  return { arn: f.arn, reason: f.reason, detail: `${f.detail}. ${explanation}` };
 }
 
 export interface Workers {
@@ -262,8 +385,9 @@ export async function startWorkers(deps: PlacementDeps & { redis: Redis; queues:
   const placement = new Worker(
     QUEUE_CATALOG.placement.name,
     async (job: TypedJob<'placement'>) => {
-      const { placementRequestId } = QUEUE_CATALOG.placement.payload.parse(job.data);
-      await processPlacementRequest(deps, placementRequestId);
+      const payload = QUEUE_CATALOG.placement.payload.parse(job.data);
+      if ('clusterId' in payload) await placePendingRequests(deps, payload.clusterId);
+      else await processPlacementRequest(deps, payload.placementRequestId);
     },
     { connection, prefix, concurrency: QUEUE_CATALOG.placement.concurrency },
   );

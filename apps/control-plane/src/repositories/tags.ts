@@ -1,5 +1,5 @@
 import type { TagPair } from '@bosun/model';
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { tags } from '../db/schema/index.ts';
 
@@ -13,13 +13,26 @@ export async function listTags(tx: Tx, resourceArn: string): Promise<TagPair[]> 
 
 /** Adds or overwrites the given keys, as TagResource does. */
 export async function putTags(tx: Tx, resourceArn: string, pairs: readonly TagPair[]): Promise<void> {
-  if (pairs.length === 0) return;
-  for (const p of pairs) {
-    await tx
-      .insert(tags)
-      .values({ resourceArn, key: p.key, value: p.value })
-      .onConflictDoUpdate({ target: [tags.resourceArn, tags.key], set: { value: p.value } });
+  await putTagsOfMany(tx, [{ resourceArn, pairs }]);
+}
+
+/**
+ * Tags of many resources in one statement (a placement batch creates hundreds of tasks at once). A key
+ * given twice for one resource keeps its last value, as with one TagResource call after another.
+ */
+export async function putTagsOfMany(
+  tx: Tx,
+  resources: readonly { resourceArn: string; pairs: readonly TagPair[] }[],
+): Promise<void> {
+  const rows = new Map<string, { resourceArn: string; key: string; value: string }>();
+  for (const { resourceArn, pairs } of resources) {
+    for (const p of pairs) rows.set(`${resourceArn}\n${p.key}`, { resourceArn, key: p.key, value: p.value });
   }
+  if (rows.size === 0) return;
+  await tx
+    .insert(tags)
+    .values([...rows.values()])
+    .onConflictDoUpdate({ target: [tags.resourceArn, tags.key], set: { value: sql`excluded.value` } });
 }
 
 export async function removeTags(tx: Tx, resourceArn: string, keys?: readonly string[]): Promise<void> {
