@@ -11,8 +11,9 @@ import {
   HeartbeatRequest,
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
+  ServerError,
 } from '@bosun/model';
-import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SecretBox } from './auth/secret-box.ts';
@@ -23,6 +24,7 @@ import { hashSecret } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
 import { channels, type Notifier } from './notifier.ts';
 import type { Queues } from './queues.ts';
+import type { ContainerInstanceRow } from './repositories/container-instances.ts';
 import { resolveRegistryAuth } from './repositories/secrets.ts';
 import { evaluateClusterServices } from './repositories/services.ts';
 import { applyOverrides, type TaskRow } from './repositories/tasks.ts';
@@ -109,11 +111,18 @@ function parseBody(raw: unknown): unknown {
   }
 }
 
+/** The bearer credential an agent got at registration, `<instanceId>.<secret>`, as the request claims it. */
+interface AgentClaim {
+  instanceId: string;
+  secretHash: string;
+}
+
 /**
- * The agent's side door. Agents authenticate with the bearer credential they got at registration,
- * `<instanceId>.<secret>`; only its sha256 is stored, and it names exactly one instance.
+ * The agent's side door. Agents authenticate with the bearer credential they got at registration;
+ * only its sha256 is stored, and it names exactly one instance. Parsing it needs no database, so a
+ * long-poll can listen on the instance's channel before it reads anything.
  */
-async function authenticateAgent(db: Db, req: FastifyRequest) {
+function claimOf(req: FastifyRequest): AgentClaim {
   const header = req.headers.authorization ?? '';
   const m = /^Bearer ([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,100})$/.exec(header);
   if (!m)
@@ -121,10 +130,13 @@ async function authenticateAgent(db: Db, req: FastifyRequest) {
       'MissingAuthenticationTokenException',
       'Agent credential required (Bearer).',
     );
-  const [, id, secret] = m as unknown as [string, string, string];
-  const [row] = await db.select().from(containerInstances).where(eq(containerInstances.id, id));
+  const [, instanceId, secret] = m as unknown as [string, string, string];
+  return { instanceId, secretHash: hashSecret(secret) };
+}
+
+function checkClaim(row: ContainerInstanceRow | undefined, claim: AgentClaim): ContainerInstanceRow {
   const expected = Buffer.from(row?.credentialHash ?? '', 'utf8');
-  const actual = Buffer.from(hashSecret(secret), 'utf8');
+  const actual = Buffer.from(claim.secretHash, 'utf8');
   if (!row || expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
     throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
   }
@@ -133,6 +145,43 @@ async function authenticateAgent(db: Db, req: FastifyRequest) {
   }
   return row;
 }
+
+async function authenticateAgent(db: Db, claim: AgentClaim): Promise<ContainerInstanceRow> {
+  const [row] = await db.select().from(containerInstances).where(eq(containerInstances.id, claim.instanceId));
+  return checkClaim(row, claim);
+}
+
+/**
+ * A heartbeat (or a report, which is one too): authenticates and records the contact in one
+ * statement, since there are hundreds of hosts doing it every few seconds. The credential is compared
+ * in SQL here: what an attacker controls is the secret, and timing reveals at most how much of its
+ * sha256 matches, which does not help find a secret. Only a refusal reads the row again, to say why.
+ */
+async function recordContact(
+  db: Db,
+  claim: AgentClaim,
+  now: Date,
+  changes: { hostname?: string; versionInfo?: ContainerInstanceRow['versionInfo'] } = {},
+): Promise<{ status: ContainerInstanceRow['status']; desiredVersion: number }> {
+  const [beat] = await db
+    .update(containerInstances)
+    .set({ lastHeartbeatAt: now, ...changes })
+    .where(
+      and(
+        eq(containerInstances.id, claim.instanceId),
+        eq(containerInstances.credentialHash, claim.secretHash),
+        ne(containerInstances.status, 'INACTIVE'),
+      ),
+    )
+    .returning({ status: containerInstances.status, desiredVersion: containerInstances.desiredVersion });
+  if (beat) return beat;
+  await authenticateAgent(db, claim);
+  // Deregistered between the two reads, or the like: refuse all the same.
+  throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+}
+
+/** A task written by others this many times while one report merges into it is not normal; the agent retries. */
+const MAX_REPORT_RETRIES = 10;
 
 export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void {
   // Long-polls in flight, answered at once when the server closes so shutdown does not wait for them.
@@ -195,18 +244,14 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
   });
 
   app.post('/agent/v1/heartbeat', async (req, reply) => {
-    const instance = await authenticateAgent(deps.db, req);
+    const claim = claimOf(req);
     const input = parseActionInput(HeartbeatRequest, parseBody(req.body));
-    await deps.db
-      .update(containerInstances)
-      .set({
-        lastHeartbeatAt: deps.clock(),
-        ...(input.hostname ? { hostname: input.hostname } : {}),
-        ...(input.versionInfo ? { versionInfo: input.versionInfo } : {}),
-      })
-      .where(eq(containerInstances.id, instance.id));
+    const beat = await recordContact(deps.db, claim, deps.clock(), {
+      ...(input.hostname ? { hostname: input.hostname } : {}),
+      ...(input.versionInfo ? { versionInfo: input.versionInfo } : {}),
+    });
     return reply.send({
-      status: instance.status,
+      status: beat.status,
       heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
     });
   });
@@ -218,7 +263,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
    * then answers with the current state either way.
    */
   app.get('/agent/v1/desired', async (req, reply) => {
-    const instance = await authenticateAgent(deps.db, req);
+    const claim = claimOf(req);
     const query = parseActionInput(DesiredQuery, req.query);
     const waitMs = Math.min(
       deps.settings.longPollMs,
@@ -229,18 +274,13 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     reply.raw.on('close', () => gone.abort());
     polls.add(gone);
     try {
-      let state: DesiredStateResponse | undefined;
-      const waited = await deps.notifier.waitFor(
-        channels.instance(instance.id),
-        waitMs,
-        gone.signal,
-        async () => {
-          state = await desiredState(deps.db, deps.scope, deps.secretBox, instance.id);
-          return query.after === undefined || state.version > query.after;
-        },
-      );
-      if (!waited.satisfied) state = await desiredState(deps.db, deps.scope, deps.secretBox, instance.id);
-      return reply.send(state);
+      // Listening before the one read that both authenticates and tells the version, so a change
+      // committed after that read still wakes this poll; the tasks are read only to answer.
+      await deps.notifier.waitFor(channels.instance(claim.instanceId), waitMs, gone.signal, async () => {
+        const instance = await authenticateAgent(deps.db, claim);
+        return query.after === undefined || instance.desiredVersion > query.after;
+      });
+      return reply.send(await desiredState(deps.db, deps.scope, deps.secretBox, claim.instanceId));
     } finally {
       polls.delete(gone);
     }
@@ -252,67 +292,70 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
    * instance are ignored and listed back in `unknownTaskIds`.
    */
   app.post('/agent/v1/report', async (req, reply) => {
-    const instance = await authenticateAgent(deps.db, req);
+    const claim = claimOf(req);
     const input = parseActionInput(AgentReportRequest, parseBody(req.body));
     const now = deps.clock();
     // Its own statement, before the task transaction: that one then locks task rows only, so it cannot
     // deadlock with StopTask (task row, then instance row).
-    const [beat] = await deps.db
-      .update(containerInstances)
-      .set({ lastHeartbeatAt: now })
-      .where(eq(containerInstances.id, instance.id))
-      .returning({ version: containerInstances.desiredVersion, status: containerInstances.status });
+    const beat = await recordContact(deps.db, claim, now);
+    const instance = { id: claim.instanceId };
     const log = req.log.child({ instanceId: instance.id });
     const ids = [...new Set(input.tasks.map((t) => t.taskId))].sort();
-    const { unknown, transitions, services } = await deps.db.transaction(async (tx) => {
-      const rows =
-        ids.length === 0
-          ? []
-          : await tx
-              .select()
-              .from(tasks)
-              .where(and(inArray(tasks.id, ids), eq(tasks.containerInstanceId, instance.id)))
-              .orderBy(asc(tasks.id))
-              .for('update');
-      const byId = new Map<string, TaskRow>(rows.map((r) => [r.id, r]));
-      const moves: { taskId: string; from: string; to: string }[] = [];
-      const missing = new Set<string>();
-      const touchedServices = new Set<string>();
-      for (const report of input.tasks) {
-        const row = byId.get(report.taskId);
-        if (row === undefined) {
-          missing.add(report.taskId);
-          continue;
-        }
-        const patch = mergeTaskReport(row, report, now);
-        if (patch === undefined) continue;
-        const [updated] = await tx
-          .update(tasks)
-          .set({ ...patch, version: sql`${tasks.version} + 1`, updatedAt: now })
-          .where(eq(tasks.id, row.id))
-          .returning();
-        if (updated) byId.set(row.id, updated);
-        if (patch.lastStatus !== row.lastStatus) {
-          moves.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
-        }
-        // What the services scheduler decides on: a service task's status or health.
-        if (
-          row.serviceId !== null &&
-          (patch.lastStatus !== row.lastStatus || patch.healthStatus !== row.healthStatus)
-        ) {
-          touchedServices.add(row.serviceId);
-        }
+    // No transaction or row lock: each task is written only if its version is still the one the merge
+    // was computed from (every writer of a task bumps it), else merged again onto the fresh row. Two
+    // statements for the usual one-task report instead of four, and nothing for StopTask to wait on.
+    const rows =
+      ids.length === 0
+        ? []
+        : await deps.db
+            .select()
+            .from(tasks)
+            .where(and(inArray(tasks.id, ids), eq(tasks.containerInstanceId, instance.id)));
+    const byId = new Map<string, TaskRow>(rows.map((r) => [r.id, r]));
+    const transitions: { taskId: string; from: string; to: string }[] = [];
+    const unknown = new Set<string>();
+    const services = new Set<string>();
+    for (const report of input.tasks) {
+      let row = byId.get(report.taskId);
+      if (row === undefined) {
+        unknown.add(report.taskId);
+        continue;
       }
-      return { unknown: [...missing], transitions: moves, services: [...touchedServices] };
-    });
+      for (let attempt = 0; row !== undefined; attempt++) {
+        const patch = mergeTaskReport(row, report, now);
+        if (patch === undefined) break;
+        const [updated] = await deps.db
+          .update(tasks)
+          .set({ ...patch, version: row.version + 1, updatedAt: now })
+          .where(and(eq(tasks.id, row.id), eq(tasks.version, row.version)))
+          .returning();
+        if (updated !== undefined) {
+          byId.set(row.id, updated);
+          if (patch.lastStatus !== row.lastStatus) {
+            transitions.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
+          }
+          // What the services scheduler decides on: a service task's status or health.
+          if (
+            row.serviceId !== null &&
+            (patch.lastStatus !== row.lastStatus || patch.healthStatus !== row.healthStatus)
+          ) {
+            services.add(row.serviceId);
+          }
+          break;
+        }
+        if (attempt >= MAX_REPORT_RETRIES) throw new ServerError('The task kept changing; retry the report.');
+        [row] = await deps.db.select().from(tasks).where(eq(tasks.id, row.id));
+        if (row !== undefined) byId.set(row.id, row);
+      }
+    }
     for (const t of transitions) log.info({ taskId: t.taskId }, `task ${t.from}->${t.to}`);
     // After the commit, so the evaluation reads the report.
     for (const serviceId of services) await deps.queues.evaluateService(serviceId, 'task-changed');
     return reply.send({
-      version: beat?.version ?? instance.desiredVersion,
-      status: beat?.status ?? instance.status,
+      version: beat.desiredVersion,
+      status: beat.status,
       heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
-      unknownTaskIds: unknown,
+      unknownTaskIds: [...unknown],
     });
   });
 }
