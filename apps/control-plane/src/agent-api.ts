@@ -12,8 +12,9 @@ import {
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
   ServerError,
+  type TaskDefinitionSpec,
 } from '@bosun/model';
-import { and, asc, eq, inArray, isNull, ne } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, or } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SecretBox } from './auth/secret-box.ts';
@@ -61,32 +62,52 @@ async function desiredState(
   box: SecretBox,
   instanceId: string,
 ): Promise<DesiredStateResponse> {
-  const [instance] = await db
-    .select({ version: containerInstances.desiredVersion })
-    .from(containerInstances)
-    .where(eq(containerInstances.id, instanceId));
+  // One statement, so the version and the tasks come from the same snapshot; only the columns the
+  // answer needs (a task's containers and timestamps are the bulk of its row and not sent here).
   const rows = await db
-    .select({ task: tasks, spec: taskDefinitions.spec, clusterName: clusters.name })
-    .from(tasks)
-    .innerJoin(
-      taskDefinitions,
-      and(eq(taskDefinitions.family, tasks.family), eq(taskDefinitions.revision, tasks.revision)),
+    .select({
+      version: containerInstances.desiredVersion,
+      clusterName: clusters.name,
+      task: {
+        id: tasks.id,
+        family: tasks.family,
+        revision: tasks.revision,
+        desiredStatus: tasks.desiredStatus,
+        overrides: tasks.overrides,
+        group: tasks.group,
+        startedBy: tasks.startedBy,
+        stopCode: tasks.stopCode,
+        stoppedReason: tasks.stoppedReason,
+      },
+    })
+    .from(containerInstances)
+    .innerJoin(clusters, eq(clusters.id, containerInstances.clusterId))
+    .leftJoin(
+      tasks,
+      and(eq(tasks.containerInstanceId, containerInstances.id), ne(tasks.lastStatus, 'STOPPED')),
     )
-    .innerJoin(clusters, eq(clusters.id, tasks.clusterId))
-    .where(and(eq(tasks.containerInstanceId, instanceId), ne(tasks.lastStatus, 'STOPPED')))
+    .where(eq(containerInstances.id, instanceId))
     .orderBy(asc(tasks.createdAt), asc(tasks.id));
+  const specs = await taskDefinitionSpecs(
+    db,
+    rows.flatMap((r) => (r.task === null ? [] : [r.task])),
+  );
+  const placed = rows.flatMap((r) => {
+    const spec = r.task === null ? undefined : specs.get(specKey(r.task));
+    return r.task === null || spec === undefined ? [] : [{ ...r.task, spec, clusterName: r.clusterName }];
+  });
   // Registry credentials are resolved per spec: the agent gets them only for tasks placed on it.
-  const auths = await Promise.all(rows.map(({ spec }) => resolveRegistryAuth(db, box, spec)));
+  const auths = await Promise.all(placed.map((t) => resolveRegistryAuth(db, box, t.spec)));
   return {
-    version: instance?.version ?? 0,
-    tasks: rows.map(
-      ({ task, spec, clusterName }, i): DesiredTask => ({
-        taskArn: arns.task(scope, clusterName, task.id),
+    version: rows[0]?.version ?? 0,
+    tasks: placed.map(
+      (task, i): DesiredTask => ({
+        taskArn: arns.task(scope, task.clusterName, task.id),
         taskId: task.id,
-        clusterArn: arns.cluster(scope, clusterName),
+        clusterArn: arns.cluster(scope, task.clusterName),
         taskDefinitionArn: arns.taskDefinition(scope, task.family, task.revision),
         desiredStatus: task.desiredStatus,
-        taskDefinition: applyOverrides(spec, task.overrides.containerOverrides),
+        taskDefinition: applyOverrides(task.spec, task.overrides.containerOverrides),
         group: task.group,
         ...(auths[i] ? { registryAuth: auths[i] } : {}),
         ...(task.startedBy === null ? {} : { startedBy: task.startedBy }),
@@ -97,6 +118,54 @@ async function desiredState(
       }),
     ),
   };
+}
+
+const specKey = (r: { family: string; revision: number }) => `${r.family}:${r.revision}`;
+
+/**
+ * Task definition revisions by family:revision. A revision's spec never changes once registered
+ * (deregistering changes its status only), so every process may keep the ones it has read: agents ask
+ * for their desired state on every change, and each answer carries the definition of every task.
+ */
+const specCache = new Map<string, TaskDefinitionSpec>();
+const SPEC_CACHE_LIMIT = 2000;
+
+async function taskDefinitionSpecs(
+  db: Db,
+  wanted: readonly { family: string; revision: number }[],
+): Promise<Map<string, TaskDefinitionSpec>> {
+  const out = new Map<string, TaskDefinitionSpec>();
+  const missing = new Map<string, { family: string; revision: number }>();
+  for (const w of wanted) {
+    const key = specKey(w);
+    const spec = specCache.get(key);
+    if (spec !== undefined) out.set(key, spec);
+    else missing.set(key, w);
+  }
+  if (missing.size > 0) {
+    const rows = await db
+      .select({
+        family: taskDefinitions.family,
+        revision: taskDefinitions.revision,
+        spec: taskDefinitions.spec,
+      })
+      .from(taskDefinitions)
+      .where(
+        or(
+          ...[...missing.values()].map((m) =>
+            and(eq(taskDefinitions.family, m.family), eq(taskDefinitions.revision, m.revision)),
+          ),
+        ),
+      );
+    for (const r of rows) {
+      const key = specKey(r);
+      out.set(key, r.spec);
+      // Oldest first out: a Map iterates in insertion order.
+      if (specCache.size >= SPEC_CACHE_LIMIT) specCache.delete(specCache.keys().next().value as string);
+      specCache.set(key, r.spec);
+    }
+  }
+  return out;
 }
 
 function parseBody(raw: unknown): unknown {
