@@ -1,16 +1,35 @@
 /**
- * agent-footprint: one real agent (apps/agent/src/main.ts, as scripts/up starts it) with 20 running
- * tasks of bosun/busybox:latest `sleep`, on the local Docker daemon (DOCKER_HOST honoured). After the
- * tasks are RUNNING and a settling pause, the agent's RSS and CPU are read from /proc over 30 s.
+ * agent-footprint: one real agent with 20 running tasks of bosun/busybox:latest `sleep`, on the local
+ * Docker daemon (DOCKER_HOST honoured). After the tasks are RUNNING and a settling pause, the agent's RSS
+ * and CPU are read from /proc over 30 s.
  *
- * Baseline, measured in the same run: an idle `node --import tsx` process doing nothing (the floor
- * any TypeScript process started this way pays), and the same agent before it had any task.
+ * The agent measured is the one bosun runs: the esbuild bundle of apps/agent/build.ts (built here by the
+ * same function as scripts/build-agent) under plain `node` with its AGENT_NODE_FLAGS, as scripts/up and
+ * docker-compose.yml start it. Afterwards, for comparison, the same agent through tsx
+ * (`node --import tsx apps/agent/src/main.ts`, as development and the tests run it), measured the same
+ * way on a fresh stack.
+ *
+ * Baseline, measured in the same window as the main agent: an idle bare `node -e` (the floor of any Node
+ * process) and an idle `node --import tsx` (the floor of one started through tsx); also the same agent
+ * before it had any task.
  *
  *   node --import tsx bench/agent-footprint.ts [--smoke]
+ *   BOSUN_BENCH_AGENT_NODE_FLAGS='' …          the bundled agent without (or with other) node flags
  */
-import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { agentBundle, log, main, num, ProcessSampler, type Row, report, SMOKE, spawnLogged } from './lib.ts';
+import { AGENT_ENV } from '../apps/agent/build.ts';
+import {
+  agentBundle,
+  agentNodeFlags,
+  log,
+  main,
+  num,
+  ProcessSampler,
+  type Row,
+  report,
+  SMOKE,
+  spawnLogged,
+} from './lib.ts';
 import { startBosun, waitAllRunning } from './stack.ts';
 
 const TASKS = SMOKE ? 4 : 20;
@@ -18,146 +37,118 @@ const WINDOW_S = SMOKE ? 3 : 30;
 const SETTLE_S = SMOKE ? 1 : 10;
 const RSS_TARGET_MB = 80;
 const CPU_TARGET = 1;
-/** BOSUN_AGENT_BUNDLE=1: also measure the agent bundled by esbuild and run with plain node. */
-const BUNDLE = ['1', 'true', 'yes'].includes(process.env.BOSUN_AGENT_BUNDLE ?? '');
-/** NODE_OPTIONS for the bundled agent only (e.g. `--max-semi-space-size=2`, a smaller young generation). */
-const BUNDLE_NODE_OPTIONS = process.env.BOSUN_AGENT_BUNDLE_NODE_OPTIONS ?? '';
-/** Packages the bundle replaces by an empty module, comma-separated (e.g. `@grpc/grpc-js,@grpc/proto-loader,ssh2`). */
-const BUNDLE_STUBS = (process.env.BOSUN_AGENT_BUNDLE_STUBS ?? '').split(',').filter(Boolean);
+
+type Sample = ReturnType<ProcessSampler['stop']>;
 
 main(async () => {
-  const floor = spawnLogged(
-    'footprint-idle-node',
+  const bare = spawnLogged('footprint-bare-node', ['-e', 'setInterval(() => {}, 1000)'], {});
+  const idleTsx = spawnLogged(
+    'footprint-idle-node-tsx',
     ['--import', 'tsx', '-e', 'setInterval(() => {}, 1000)'],
     {},
   );
-  const bare = spawnLogged('footprint-bare-node', ['-e', 'setInterval(() => {}, 1000)'], {});
-  const bosun = await startBosun({ name: 'footprint' });
-  await bosun.registerSleep('sleep');
+  const bundle = await agentBundle();
+  const flags = agentNodeFlags();
+  const launch = [
+    ...Object.entries(AGENT_ENV).map(([k, v]) => `${k}=${v}`),
+    'node',
+    ...flags,
+    'agent.mjs',
+  ].join(' ');
+  log(`agent bundle ${bundle.file} (${num(bundle.bytes / 1024)} kB), run as \`${launch}\``);
 
-  log(`agent pid ${bosun.agent.pid}: idle with no task for ${WINDOW_S / 3} s`);
-  await sleep(SETTLE_S * 1000);
-  const empty = new ProcessSampler(bosun.agent.pid);
-  await sleep((WINDOW_S / 3) * 1000);
-  const noTasks = empty.stop();
+  // The agent as bosun runs it; the two idle processes are sampled in the same window.
+  const shipped = await measureAgent('footprint', bundle.file, [bare.pid, idleTsx.pid]);
+  const [bareIdle, tsxIdle] = shipped.others as [Sample, Sample];
+  // The same agent through tsx, afterwards (shipped's stack is gone by then).
+  const tsx = await measureAgent('footprint-tsx', undefined, []);
 
-  const arns: string[] = [];
-  for (let left = TASKS; left > 0; left -= 10)
-    arns.push(...(await bosun.runTask('sleep', Math.min(10, left))));
-  await waitAllRunning(bosun, arns);
-  log(`${arns.length} tasks RUNNING; settling ${SETTLE_S} s, then measuring ${WINDOW_S} s`);
-  await sleep(SETTLE_S * 1000);
-  const agentSampler = new ProcessSampler(bosun.agent.pid);
-  const floorSampler = new ProcessSampler(floor.pid);
-  const bareSampler = new ProcessSampler(bare.pid);
-  const cpSampler = new ProcessSampler(bosun.cp.pid);
-  await sleep(WINDOW_S * 1000);
-  const agent = agentSampler.stop();
-  const idle = floorSampler.stop();
-  const bareIdle = bareSampler.stop();
-  const cp = cpSampler.stop();
-  const still = await bosun.statuses(arns);
-  const running = [...still.values()].filter((s) => s === 'RUNNING').length;
-
-  if (running !== TASKS) throw new Error(`only ${running} of ${TASKS} tasks still RUNNING after the window`);
-
-  // BOSUN_AGENT_BUNDLE=1: the same measurement again, with the agent bundled by esbuild and run by plain
-  // node (no tsx loader), after the first stack is gone.
-  let bundled: Awaited<ReturnType<typeof measureBundled>> | undefined;
-  if (BUNDLE) {
-    await bosun.agent.stop();
-    bosun.removeContainers();
-    await bosun.cp.stop();
-    bundled = await measureBundled();
-  }
-
+  const a = shipped.agent;
   const rows: Row[] = [
     {
-      metric: `agent RSS, ${TASKS} tasks RUNNING`,
-      value: `${num(agent.rssMb, 1)} MB`,
+      metric: `agent RSS, ${TASKS} tasks RUNNING (bundle, plain \`node\`, as scripts/up runs it)`,
+      value: `${num(a.rssMb, 1)} MB`,
       target: `≤ ${RSS_TARGET_MB} MB`,
-      met: agent.peakRssMb <= RSS_TARGET_MB,
-      note: `peak in window ${num(agent.peakRssMb, 1)} MB; ${num(agent.rssMb / idle.rssMb, 2)}× the idle-node baseline`,
+      met: a.peakRssMb <= RSS_TARGET_MB,
+      note: `peak in window ${num(a.peakRssMb, 1)} MB; ${num(a.rssMb / bareIdle.rssMb, 2)}× an idle bare \`node\` (${num(bareIdle.rssMb, 1)} MB); ${num(a.rssMb / tsx.agent.rssMb, 2)}× the tsx agent below; \`${launch}\`, ${num(bundle.bytes / 1024)} kB`,
     },
     {
       metric: `agent CPU over ${WINDOW_S} s, ${TASKS} tasks`,
-      value: `${num(agent.cpuPercent, 2)} %`,
+      value: `${num(a.cpuPercent, 2)} %`,
       target: `< ${CPU_TARGET} %`,
-      met: agent.cpuPercent < CPU_TARGET,
-      note: `${num(agent.cpuSeconds, 2)} CPU-s; baseline idle node ${num(idle.cpuPercent, 2)} %`,
+      met: a.cpuPercent < CPU_TARGET,
+      note: `${num(a.cpuSeconds, 2)} CPU-s; idle bare node ${num(bareIdle.cpuPercent, 2)} %`,
     },
     {
       metric: 'agent with no task (same process, before)',
-      value: `${num(noTasks.rssMb, 1)} MB, ${num(noTasks.cpuPercent, 2)} %`,
-      note: `RSS with ${TASKS} tasks = ${num(agent.rssMb / noTasks.rssMb, 2)}× this`,
+      value: `${num(shipped.noTasks.rssMb, 1)} MB, ${num(shipped.noTasks.cpuPercent, 2)} %`,
+      note: `RSS with ${TASKS} tasks = ${num(a.rssMb / shipped.noTasks.rssMb, 2)}× this`,
     },
     {
-      metric: 'baseline: idle `node --import tsx` process',
-      value: `${num(idle.rssMb, 1)} MB, ${num(idle.cpuPercent, 2)} %`,
-      note: `plain \`node -e\` without tsx: ${num(bareIdle.rssMb, 1)} MB (tsx's loader costs ${num(idle.rssMb - bareIdle.rssMb, 1)} MB)`,
+      metric: 'baseline: idle bare `node -e` / idle `node --import tsx` (same window)',
+      value: `${num(bareIdle.rssMb, 1)} MB / ${num(tsxIdle.rssMb, 1)} MB`,
+      note: `tsx's loader alone costs ${num(tsxIdle.rssMb - bareIdle.rssMb, 1)} MB`,
+    },
+    {
+      metric: `same agent through tsx (\`node --import tsx apps/agent/src/main.ts\`), ${TASKS} tasks`,
+      value: `${num(tsx.agent.rssMb, 1)} MB`,
+      target: `≤ ${RSS_TARGET_MB} MB`,
+      met: tsx.agent.peakRssMb <= RSS_TARGET_MB,
+      note: `development and tests only; peak ${num(tsx.agent.peakRssMb, 1)} MB; CPU ${num(tsx.agent.cpuPercent, 2)} %; no task ${num(tsx.noTasks.rssMb, 1)} MB`,
     },
     {
       metric: 'control plane in the same window (1 agent)',
-      value: `${num(cp.rssMb, 1)} MB, ${num(cp.cpuPercent, 2)} %`,
-      note: `tasks still RUNNING at the end: ${running}/${TASKS}`,
+      value: `${num(shipped.cp.rssMb, 1)} MB, ${num(shipped.cp.cpuPercent, 2)} %`,
+      note: `tasks still RUNNING at the end: ${shipped.running}/${TASKS}`,
     },
   ];
-  if (bundled) {
-    rows.push(
-      {
-        metric: `agent RSS, ${TASKS} tasks RUNNING, bundled (esbuild, plain \`node\`)`,
-        value: `${num(bundled.agent.rssMb, 1)} MB`,
-        target: `≤ ${RSS_TARGET_MB} MB`,
-        met: bundled.agent.peakRssMb <= RSS_TARGET_MB,
-        note: `peak in window ${num(bundled.agent.peakRssMb, 1)} MB; ${num(bundled.agent.rssMb / agent.rssMb, 2)}× the tsx agent above; bundle ${num(bundled.bundleKb)} kB${BUNDLE_NODE_OPTIONS ? `; NODE_OPTIONS=${BUNDLE_NODE_OPTIONS}` : ''}${BUNDLE_STUBS.length ? `; stubbed: ${BUNDLE_STUBS.join(', ')}` : ''}`,
-      },
-      {
-        metric: `agent CPU over ${WINDOW_S} s, ${TASKS} tasks, bundled`,
-        value: `${num(bundled.agent.cpuPercent, 2)} %`,
-        target: `< ${CPU_TARGET} %`,
-        met: bundled.agent.cpuPercent < CPU_TARGET,
-        note: `no task: ${num(bundled.noTasks.rssMb, 1)} MB, ${num(bundled.noTasks.cpuPercent, 2)} %`,
-      },
-    );
-  }
   report('agent-footprint', `agent-footprint (${TASKS} tasks, ${WINDOW_S} s window)`, rows, {
     tasks: TASKS,
     windowSeconds: WINDOW_S,
-    agent: { ...agent, samples: agentSampler.samples },
-    agentNoTasks: noTasks,
-    idleNode: idle,
+    bundle: { bytes: bundle.bytes, nodeFlags: flags, env: AGENT_ENV },
+    agent: { ...a, samples: shipped.samples },
+    agentNoTasks: shipped.noTasks,
     bareNode: bareIdle,
-    controlPlane: cp,
-    ...(bundled ? { bundled } : {}),
+    idleNodeTsx: tsxIdle,
+    controlPlane: shipped.cp,
+    tsxAgent: { ...tsx.agent, samples: tsx.samples },
+    tsxAgentNoTasks: tsx.noTasks,
   });
 });
 
-/** The agent from agentBundle() under plain node, measured exactly like the tsx agent. */
-async function measureBundled() {
-  const bundle = agentBundle({ stub: BUNDLE_STUBS });
-  const bundleKb = statSync(bundle).size / 1024;
-  const bosun = await startBosun({
-    name: 'footprint-bundled',
-    agentBundle: bundle,
-    ...(BUNDLE_NODE_OPTIONS ? { agentEnv: { NODE_OPTIONS: BUNDLE_NODE_OPTIONS } } : {}),
-  });
+/**
+ * One stack (control plane + agent), the agent from `bundle` (plain node) or through tsx: RSS and CPU
+ * with no task, then with TASKS running; `others` are sampled in the same window as the agent. The
+ * stack is stopped before returning.
+ */
+async function measureAgent(name: string, bundle: string | undefined, others: number[]) {
+  const bosun = await startBosun({ name, ...(bundle ? { agentBundle: bundle } : {}) });
   await bosun.registerSleep('sleep');
-  log(`bundled agent pid ${bosun.agent.pid} (${bundle}): idle with no task for ${WINDOW_S / 3} s`);
+  log(`${name}: agent pid ${bosun.agent.pid}, idle with no task for ${WINDOW_S / 3} s`);
   await sleep(SETTLE_S * 1000);
   const empty = new ProcessSampler(bosun.agent.pid);
   await sleep((WINDOW_S / 3) * 1000);
   const noTasks = empty.stop();
+
   const arns: string[] = [];
   for (let left = TASKS; left > 0; left -= 10)
     arns.push(...(await bosun.runTask('sleep', Math.min(10, left))));
   await waitAllRunning(bosun, arns);
-  log(`bundled: ${arns.length} tasks RUNNING; settling ${SETTLE_S} s, then measuring ${WINDOW_S} s`);
+  log(`${name}: ${arns.length} tasks RUNNING; settling ${SETTLE_S} s, then measuring ${WINDOW_S} s`);
   await sleep(SETTLE_S * 1000);
   const sampler = new ProcessSampler(bosun.agent.pid);
+  const cpSampler = new ProcessSampler(bosun.cp.pid);
+  const otherSamplers = others.map((pid) => new ProcessSampler(pid));
   await sleep(WINDOW_S * 1000);
   const agent = sampler.stop();
+  const cp = cpSampler.stop();
+  const otherResults = otherSamplers.map((s) => s.stop());
   const still = await bosun.statuses(arns);
   const running = [...still.values()].filter((s) => s === 'RUNNING').length;
-  if (running !== TASKS) throw new Error(`bundled: only ${running} of ${TASKS} tasks still RUNNING`);
-  return { agent: { ...agent, samples: sampler.samples }, noTasks, bundleKb };
+  if (running !== TASKS) throw new Error(`${name}: only ${running} of ${TASKS} tasks still RUNNING`);
+
+  await bosun.agent.stop();
+  bosun.removeContainers();
+  await bosun.cp.stop();
+  return { agent, samples: sampler.samples, noTasks, cp, others: otherResults, running };
 }

@@ -25,6 +25,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
+import { AGENT_ENV, AGENT_NODE_FLAGS, buildAgent } from '../apps/agent/build.ts';
 import { freePort } from '../apps/control-plane/test/server-process.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -489,12 +490,14 @@ function parseEnvFile(text: string): Record<string, string> {
 }
 
 /**
- * `apps/agent/src/main.ts` as a real process (`node --import tsx`, as scripts/up starts it), or, with
- * `bundle`, that JavaScript file (agentBundle()) under plain `node`; resolves once it registered.
+ * The agent as a real process, resolving once it registered: with `bundle` (agentBundle()), that file
+ * under plain `node` with agentNodeFlags() and AGENT_ENV, as scripts/up and docker-compose.yml run it;
+ * without, `node --import tsx apps/agent/src/main.ts`, as in development and the tests.
  */
 export async function startAgent(name: string, env: Record<string, string>, bundle?: string): Promise<Proc> {
-  const args = bundle ? [bundle] : ['--import', 'tsx', 'apps/agent/src/main.ts'];
+  const args = bundle ? [...agentNodeFlags(), bundle] : ['--import', 'tsx', 'apps/agent/src/main.ts'];
   const proc = spawnLogged(name, args, {
+    ...(bundle ? AGENT_ENV : {}),
     BOSUN_LOG_LEVEL: 'info',
     BOSUN_HOST_IP: '127.0.0.1',
     ...env,
@@ -509,39 +512,26 @@ export async function startAgent(name: string, env: Record<string, string>, bund
 }
 
 /**
- * The agent as one JavaScript file made by esbuild (a dependency of tsx), to run with plain `node`:
- * everything bundled except ssh2/cpu-features (dockerode's optional SSH transport, with a native
- * addon), which resolve from the repository's node_modules. `require` is provided for the CommonJS
- * dependencies. Written to bench/results/agent-bundle/agent.mjs; returns its path.
+ * Node flags for the bundled agent: apps/agent/build.ts's AGENT_NODE_FLAGS, those scripts/up and
+ * docker-compose.yml use; BOSUN_BENCH_AGENT_NODE_FLAGS (space-separated, may be empty) replaces them,
+ * to see what a flag is worth.
  */
-export function agentBundle(o: { stub?: readonly string[] } = {}): string {
+export function agentNodeFlags(): string[] {
+  const override = process.env.BOSUN_BENCH_AGENT_NODE_FLAGS;
+  if (override === undefined) return [...AGENT_NODE_FLAGS];
+  return override.split(/\s+/).filter(Boolean);
+}
+
+/**
+ * The agent bundle as scripts/build-agent makes it (apps/agent/build.ts, the same function), written
+ * to bench/results/agent-bundle/agent.mjs rather than apps/agent/dist/ so that a running scripts/up is
+ * left alone. Returns its path and size.
+ */
+export async function agentBundle(): Promise<{ file: string; bytes: number }> {
   const dir = join(resultsDir(), 'agent-bundle');
   mkdirSync(dir, { recursive: true });
-  const outfile = join(dir, o.stub?.length ? 'agent-stubbed.mjs' : 'agent.mjs');
-  // `stub`: packages replaced by an empty module (e.g. dockerode's BuildKit-session gRPC, never used by
-  // the agent), to see what they cost.
-  const stubFile = join(dir, 'empty-stub.cjs');
-  if (o.stub?.length) writeFileSync(stubFile, 'module.exports = {};\n');
-  const stubs = (o.stub ?? []).map((name) => `--alias:${name}=${stubFile}`);
-  execFileSync(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules/esbuild/bin/esbuild'),
-      'apps/agent/src/main.ts',
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--target=node20',
-      `--outfile=${outfile}`,
-      ...(o.stub?.includes('ssh2') ? [] : ['--external:ssh2']),
-      '--external:cpu-features',
-      ...stubs,
-      '--log-level=error',
-      "--banner:js=import { createRequire as __bosunRequire } from 'node:module'; const require = __bosunRequire(import.meta.url);",
-    ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
-  );
-  return outfile;
+  const { outfile, bytes } = await buildAgent({ outfile: join(dir, 'agent.mjs') });
+  return { file: outfile, bytes };
 }
 
 // ---------------------------------------------------------------------------------------------------

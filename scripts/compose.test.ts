@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../apps/agent/build.ts';
 
 /**
  * docker-compose.yml cannot be brought up here (no images can be pulled), so this checks what
@@ -126,7 +127,10 @@ describe('docker-compose.yml', () => {
     const agent = config.services.agent as Service;
     expect(agent.build).toEqual(cp.build);
     expect(agent.image).toBe(cp.image);
-    expect(commandText(agent)).toContain('apps/agent/src/main.ts');
+    // The bundle the image builds, with the node flags and environment it is measured with
+    // (bench/agent-footprint).
+    expect(agent.command).toEqual(['node', ...AGENT_NODE_FLAGS, 'apps/agent/dist/agent.mjs']);
+    expect(agent.environment).toMatchObject(AGENT_ENV);
     expect(volumeSources(agent)).toContain('/var/run/docker.sock');
     expect(volumeTargets(agent)).toContain('/var/run/docker.sock');
     expect(volumeSources(agent)).toContain('agent-state');

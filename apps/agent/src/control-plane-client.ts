@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import type {
   AgentReportRequest,
   DesiredStateResponse,
@@ -23,6 +24,9 @@ export class ControlPlaneError extends Error {
 
 /** The agent's only line to the control plane: outbound HTTP requests. */
 export class ControlPlaneClient {
+  /** Keep-alive connections, as fetch had: the long-poll, heartbeats and reports reuse them. */
+  #agent: http.Agent | undefined;
+
   constructor(
     private readonly baseUrl: string,
     private credential?: string,
@@ -63,33 +67,58 @@ export class ControlPlaneClient {
     return this.#request('POST', path, body);
   }
 
+  /**
+   * One JSON request over node:http(s), not fetch: the agent loads node:http anyway (dockerode), while
+   * fetch would bring undici and its WebAssembly HTTP parser: ~6 MB of RSS for four kinds of request.
+   */
   async #request(
     method: string,
     path: string,
     body: unknown,
     options: { signal?: AbortSignal } = {},
   ): Promise<unknown> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(this.credential ? { authorization: `Bearer ${this.credential}` } : {}),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: options.signal ?? AbortSignal.timeout(30_000),
+    const url = new URL(`${this.baseUrl}${path}`);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const transport = url.protocol === 'https:' ? await import('node:https') : http;
+    this.#agent ??= new transport.Agent({ keepAlive: true });
+    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = transport.request(
+        url,
+        {
+          method,
+          agent: this.#agent,
+          headers: {
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+            ...(this.credential ? { authorization: `Bearer ${this.credential}` } : {}),
+          },
+          signal: options.signal ?? AbortSignal.timeout(30_000),
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('close', () => {
+            if (!response.complete) reject(new Error(`${method} ${path}: the response was cut off`));
+            else resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
     });
-    const text = await res.text();
     let json: Record<string, unknown> = {};
     try {
-      json = JSON.parse(text) as Record<string, unknown>;
+      json = JSON.parse(res.text) as Record<string, unknown>;
     } catch {
       // non-JSON errors are reported with their status below
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       throw new ControlPlaneError(
         res.status,
         String(json.__type ?? 'HttpError'),
-        String(json.message ?? text.slice(0, 200)),
+        String(json.message ?? res.text.slice(0, 200)),
       );
     }
     return json;

@@ -4,3 +4,4 @@ export * from './errors.ts';
 export * from './status.ts';
 export * from './tags.ts';
 export * from './task-definition.ts';
+export * from './task-size.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClientError, UnsupportedFeatureError } from './errors.ts';
 import { parseTags, Tag, type TagPair } from './tags.ts';
+import { parseTaskSize } from './task-size.ts';
 
 /**
  * Task definitions: the zod shapes validate a RegisterTaskDefinition request field by field (ranges,
@@ -245,19 +246,6 @@ export type TaskDefinitionSpec = Omit<RegisterTaskDefinitionInput, 'tags' | 'cpu
 
 /** ECS refuses task definitions larger than 64 KiB. */
 export const MAX_TASK_DEFINITION_BYTES = 64 * 1024;
-
-/** Converts ECS task-level sizes to CPU units / MiB: "1 vCPU" → 1024, "2 GB" → 2048, "512" → 512. */
-export function parseTaskSize(value: string, kind: 'cpu' | 'memory'): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)?\s*$/.exec(value);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2]?.toLowerCase();
-  if (unit === undefined) return Number.isInteger(n) ? n : undefined;
-  if (kind === 'cpu' && unit === 'vcpu') return Math.round(n * 1024);
-  if (kind === 'memory' && unit === 'gb') return Math.round(n * 1024);
-  if (kind === 'memory' && unit === 'mb') return Math.round(n);
-  return undefined;
-}
 
 export function parseRegisterTaskDefinition(input: RegisterTaskDefinitionInput): {
   spec: TaskDefinitionSpec;

@@ -1,12 +1,8 @@
-import {
-  type ContainerDefinition,
-  clusterNameFromRef,
-  type DesiredTask,
-  parseTaskDefinitionRef,
-  parseTaskSize,
-  type TaskDefinitionSpec,
-  type Volume,
-} from '@bosun/model';
+import type { ContainerDefinition, DesiredTask, TaskDefinitionSpec, Volume } from '@bosun/model';
+// Functions from @bosun/model's subpaths, types from its index: a value imported from the index would
+// load every zod schema of the package (task definitions, agent protocol), which the agent never runs.
+import { clusterNameFromRef, parseTaskDefinitionRef } from '@bosun/model/arn';
+import { parseTaskSize } from '@bosun/model/task-size';
 import type { ContainerCreateOptions, HostConfig, VolumeCreateOptions } from 'dockerode';
 import type { CreateContext } from './types.ts';
 

@@ -1,15 +1,16 @@
-import {
-  type ContainerDefinition,
-  type ContainerStateReport,
-  type ContainerStatus,
-  type DesiredTask,
-  type HealthStatus,
-  type NetworkBinding,
-  type StopCode,
-  type TaskLastStatus,
-  type TaskStateReport,
-  taskStatusRank,
+import type {
+  ContainerDefinition,
+  ContainerStateReport,
+  ContainerStatus,
+  DesiredTask,
+  HealthStatus,
+  NetworkBinding,
+  StopCode,
+  TaskLastStatus,
+  TaskStateReport,
 } from '@bosun/model';
+// A subpath, not the index, for the one function: see docker/container-spec.ts.
+import { taskStatusRank } from '@bosun/model/status';
 import type { ObservedContainer } from '../docker/types.ts';
 
 /**
