@@ -43,6 +43,11 @@ const LABEL = 'bosun.bench';
 const RAW_TARGET = 1.15;
 const SWARM_TARGET = 2;
 const POLL_MS = 50;
+/**
+ * The HEALTHY variant's check, the same for all three: ECS's smallest interval (5 s). Docker runs the
+ * first probe one interval after the start, so every way pays it once, after its last start.
+ */
+const HEALTH = { command: 'true', intervalSeconds: 5 };
 
 // ---- MODE: how bosun is asked for the 20 containers ---------------------------------------------
 // 'runtask'  RunTask count 10 ×2 (works today);
@@ -105,9 +110,29 @@ async function waitNoContainers(docker: Docker, label: string, timeoutMs = 60_00
   }
 }
 
+/** Polls Docker until REPLICAS containers with the label report healthy, adding to the curve. */
+async function waitHealthy(
+  docker: Docker,
+  label: string,
+  t0: number,
+  curve: [number, number][],
+): Promise<void> {
+  let healthy = 0;
+  const deadline = Date.now() + 180_000;
+  while (healthy < REPLICAS) {
+    if (Date.now() > deadline) throw new Error(`${label}: only ${healthy} of ${REPLICAS} healthy`);
+    const now = (await docker.listContainers({ filters: { label: [label], health: ['healthy'] } })).length;
+    if (now !== healthy) {
+      healthy = now;
+      curve.push([(performance.now() - t0) / 1000, healthy]);
+    }
+    if (healthy < REPLICAS) await sleep(POLL_MS);
+  }
+}
+
 // ---- (a) raw dockerode ----------------------------------------------------------------------------
 
-async function rawRun(docker: Docker, concurrency: number, run: number): Promise<Run> {
+async function rawRun(docker: Docker, concurrency: number, run: number, healthy = false): Promise<Run> {
   const curve: [number, number][] = [[0, 0]];
   let next = 0;
   let running = 0;
@@ -122,13 +147,26 @@ async function rawRun(docker: Docker, concurrency: number, run: number): Promise
         Cmd: ['sleep', '3600'],
         Labels: { [LABEL]: 'raw' },
         HostConfig: { Memory: 16 * 1024 * 1024 },
+        ...(healthy
+          ? {
+              Healthcheck: {
+                Test: ['CMD-SHELL', HEALTH.command],
+                Interval: HEALTH.intervalSeconds * 1e9,
+                Timeout: 5e9,
+                Retries: 3,
+              },
+            }
+          : {}),
       });
       await container.start();
-      running += 1;
-      curve.push([(performance.now() - t0) / 1000, running]);
+      if (!healthy) {
+        running += 1;
+        curve.push([(performance.now() - t0) / 1000, running]);
+      }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+  if (healthy) await waitHealthy(docker, `${LABEL}=raw`, t0, curve);
   const seconds = (performance.now() - t0) / 1000;
   await removeLabelled(docker, `${LABEL}=raw`);
   return { seconds, curve };
@@ -136,8 +174,8 @@ async function rawRun(docker: Docker, concurrency: number, run: number): Promise
 
 // ---- (b) Swarm ------------------------------------------------------------------------------------
 
-async function swarmRun(host: string, docker: Docker, run: number): Promise<Run> {
-  const name = `bench-${run}`;
+async function swarmRun(host: string, docker: Docker, run: number, healthy = false): Promise<Run> {
+  const name = `bench-${healthy ? 'h' : ''}${run}`;
   const curve: [number, number][] = [[0, 0]];
   const t0 = performance.now();
   dockerCli(host, [
@@ -154,12 +192,26 @@ async function swarmRun(host: string, docker: Docker, run: number): Promise<Run>
     '16m',
     '--container-label',
     `${LABEL}=swarm`,
+    ...(healthy
+      ? [
+          '--health-cmd',
+          HEALTH.command,
+          '--health-interval',
+          `${HEALTH.intervalSeconds}s`,
+          '--health-retries',
+          '3',
+        ]
+      : []),
     IMAGE,
     'sleep',
     '3600',
   ]);
   let running = 0;
   const deadline = Date.now() + 180_000;
+  if (healthy) {
+    await waitHealthy(docker, `${LABEL}=swarm`, t0, curve);
+    running = REPLICAS;
+  }
   while (running < REPLICAS) {
     if (Date.now() > deadline) throw new Error(`swarm: only ${running} of ${REPLICAS} running`);
     const tasks = await docker.listTasks({ filters: { service: [name], 'desired-state': ['running'] } });
@@ -183,6 +235,7 @@ async function bosunRun(
   docker: Docker,
   mode: 'runtask' | 'service',
   run: number,
+  healthy = false,
 ): Promise<Run> {
   const curve: [number, number][] = [[0, 0]];
   const t0 = performance.now();
@@ -190,12 +243,17 @@ async function bosunRun(
   const deadline = Date.now() + 180_000;
   if (mode === 'service') {
     // ---- services variant (issue 4) ----
-    const name = `bench-${run}`;
+    const name = `bench-${healthy ? 'h' : ''}${run}`;
     await bosun.ecs.call('CreateService', {
       serviceName: name,
-      taskDefinition: 'sleep',
+      taskDefinition: healthy ? 'sleep-healthy' : 'sleep',
       desiredCount: REPLICAS,
     });
+    if (healthy) {
+      // Docker's view, as for the other two (the service's tasks go HEALTHY from the same probes).
+      await waitHealthy(docker, `bosun.instance-id=${bosun.instanceId}`, t0, curve);
+      running = REPLICAS;
+    }
     while (running < REPLICAS) {
       if (Date.now() > deadline) throw new Error(`bosun service: only ${running} running`);
       const { services } = await bosun.ecs.call<{ services: { runningCount: number }[] }>(
@@ -279,6 +337,12 @@ main(async () => {
     agentEnv: { BOSUN_TASK_CLEANUP_DELAY_SECONDS: '0' },
   });
   await bosun.registerSleep('sleep');
+  await bosun.registerSleep('sleep-healthy', {
+    command: ['CMD-SHELL', HEALTH.command],
+    interval: HEALTH.intervalSeconds,
+    timeout: 5,
+    retries: 3,
+  });
   const mode = await chooseMode(bosun);
   log(`bosun mode: ${mode}`);
 
@@ -309,7 +373,20 @@ main(async () => {
       `run ${r + 1}/${RUNS}: raw ${num(runs.raw[r]?.seconds ?? 0, 3)} s, swarm ${num(runs.swarm[r]?.seconds ?? 0, 3)} s, bosun ${num(runs.bosun[r]?.seconds ?? 0, 3)} s`,
     );
   }
+  // The HEALTHY variant (CreateService only: health checks are a services matter in the issue).
+  const healthyRuns: Record<'raw' | 'swarm' | 'bosun', Run[]> = { raw: [], swarm: [], bosun: [] };
+  if (mode === 'service') {
+    for (let r = 0; r < RUNS; r++) {
+      healthyRuns.raw.push(await rawRun(docker, best, 100 + r, true));
+      healthyRuns.swarm.push(await swarmRun(host, docker, r, true));
+      healthyRuns.bosun.push(await bosunRun(bosun, docker, mode, r, true));
+      log(
+        `healthy run ${r + 1}/${RUNS}: raw ${num(healthyRuns.raw[r]?.seconds ?? 0, 3)} s, swarm ${num(healthyRuns.swarm[r]?.seconds ?? 0, 3)} s, bosun ${num(healthyRuns.bosun[r]?.seconds ?? 0, 3)} s`,
+      );
+    }
+  }
   const med = (k: keyof typeof runs) => median(runs[k].map((x) => x.seconds));
+  const hmed = (k: keyof typeof runs) => median(healthyRuns[k].map((x) => x.seconds));
   const raw = med('raw');
   const swarm = med('swarm');
   const bos = med('bosun');
@@ -344,6 +421,25 @@ main(async () => {
         .join(', ')}`,
     },
   ];
+  if (mode === 'service') {
+    const [hraw, hswarm, hbos] = [hmed('raw'), hmed('swarm'), hmed('bosun')];
+    rows.push(
+      {
+        metric: 'HEALTHY variant: bosun / raw dockerode',
+        value: `${num(hbos / hraw, 2)}×`,
+        target: `≤ ${RAW_TARGET}×`,
+        met: hbos / hraw <= RAW_TARGET,
+        note: `until all ${REPLICAS} report healthy (check \`${HEALTH.command}\` every ${HEALTH.intervalSeconds} s, first probe one interval after start): bosun ${num(hbos, 2)} s, raw ${num(hraw, 2)} s`,
+      },
+      {
+        metric: 'HEALTHY variant: swarm / bosun',
+        value: `${num(hswarm / hbos, 2)}×`,
+        target: `≥ ${SWARM_TARGET}×`,
+        met: hswarm / hbos >= SWARM_TARGET,
+        note: `swarm ${num(hswarm, 2)} s; ${RUNS} alternating runs each`,
+      },
+    );
+  }
   const svg = lineChart({
     title: `${REPLICAS} containers to running (median run of each)`,
     xLabel: 'seconds since the request',
@@ -359,7 +455,7 @@ main(async () => {
     'convergence',
     `convergence (${REPLICAS} containers, ${RUNS} runs each, median)`,
     rows,
-    { replicas: REPLICAS, runs, calibration, bestConcurrency: best, mode },
+    { replicas: REPLICAS, runs, healthyRuns, calibration, bestConcurrency: best, mode },
     { 'convergence.svg': svg },
   );
 });

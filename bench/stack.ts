@@ -25,7 +25,8 @@ export interface Bosun {
   agent: Proc;
   instanceId: string;
   /** A one-container task definition of bosun/busybox:latest running `sleep 3600`. */
-  registerSleep(family: string): Promise<void>;
+  /** A `sleep 3600` task definition; with a Docker-native healthCheck when given. */
+  registerSleep(family: string, healthCheck?: Record<string, unknown>): Promise<void>;
   /** RunTask; returns the task ARNs. */
   runTask(family: string, count: number): Promise<string[]>;
   /** lastStatus per task ARN (DescribeTasks, 100 per call). */
@@ -91,7 +92,7 @@ export async function startBosun(o: {
     ecs,
     agent,
     instanceId,
-    async registerSleep(family) {
+    async registerSleep(family, healthCheck) {
       await ecs.call('RegisterTaskDefinition', {
         family,
         containerDefinitions: [
@@ -101,6 +102,7 @@ export async function startBosun(o: {
             memory: 16,
             command: ['sleep', '3600'],
             stopTimeout: 2,
+            ...(healthCheck ? { healthCheck } : {}),
           },
         ],
       });
