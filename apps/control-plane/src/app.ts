@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ArnScope } from '@bosun/model';
 import { ClientError, UnknownOperationError } from '@bosun/model';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAgentApi } from './agent-api.ts';
 import type { AccessKeyStore } from './auth/access-keys.ts';
@@ -93,14 +93,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const body = parseJsonBody(rawBody);
     assertStorableStrings(body);
     const input = parseActionInput(action.input, body);
-    const log = req.log.child({ action: actionName });
+    // Made when a handler first logs: most calls never do, and a pino child costs a few % per call.
+    let log: FastifyBaseLogger | undefined;
     const result = await action.handle(
       {
         db: deps.database.db,
         scope: deps.scope,
         now: clock(),
         caller: { accessKeyId: caller },
-        log,
+        get log() {
+          log ??= req.log.child({ action: actionName });
+          return log;
+        },
         settings: deps.settings,
         runtime: deps.runtime,
         secretBox: deps.secretBox,

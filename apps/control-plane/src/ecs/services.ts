@@ -1,10 +1,12 @@
 import {
+  type ArnScope,
   arns,
   InvalidParameterError,
   parseTags,
   ServiceNotActiveError,
   ServiceNotFoundError,
   Tag,
+  type TagPair,
   UnsupportedFeatureError,
 } from '@bosun/model';
 import {
@@ -24,21 +26,29 @@ import {
   tasks,
 } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
-import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
+import {
+  type ClusterRow,
+  requireActive,
+  requireActiveCluster,
+  requireClusterName,
+} from '../repositories/clusters.ts';
 import {
   type DeploymentRow,
+  type DeploymentView,
   deploymentTaskDefinition,
+  findClusterServices,
   findLiveService,
   findServicesByName,
   listDeployments,
   listEvents,
   newDeploymentId,
+  type ServiceEventView,
   type ServiceRow,
   serviceNameFromRef,
   toServiceDeployment,
   writeDeployments,
 } from '../repositories/services.ts';
-import { listTags, putTags, removeTags } from '../repositories/tags.ts';
+import { listTags, listTagsOfMany, putTags, removeTags } from '../repositories/tags.ts';
 import { findTaskDefinition } from '../repositories/task-definitions.ts';
 import { requestTaskStops } from '../repositories/tasks.ts';
 import { type ActionContext, defineAction } from './action.ts';
@@ -81,14 +91,15 @@ const DAEMON_STRATEGY =
   'The daemon scheduling strategy does not support placement strategies. Remove the placement strategy and try again';
 
 /** A service as ECS's DescribeServices shows it. */
-async function describeService(
-  ctx: ActionContext,
-  cluster: ClusterRow,
+function describeService(
+  scope: ArnScope,
+  clusterName: string,
   row: ServiceRow,
-  deploymentRows: readonly DeploymentRow[],
-  withTags: boolean,
+  deploymentRows: readonly DeploymentView[],
+  events: readonly ServiceEventView[],
+  tags: readonly TagPair[] | undefined,
 ) {
-  const serviceArn = arns.service(ctx.scope, cluster.name, row.name);
+  const serviceArn = arns.service(scope, clusterName, row.name);
   const config = resolveDeploymentConfiguration({
     name: row.name,
     arn: serviceArn,
@@ -98,7 +109,6 @@ async function describeService(
     placementConstraints: [],
     placementStrategy: [],
   });
-  const events = await listEvents(ctx.db, row.id);
   const ordered = [...deploymentRows].sort(
     (a, b) =>
       (a.status === 'PRIMARY' ? -1 : b.status === 'PRIMARY' ? 1 : 0) ||
@@ -107,7 +117,7 @@ async function describeService(
   return {
     serviceArn,
     serviceName: row.name,
-    clusterArn: arns.cluster(ctx.scope, cluster.name),
+    clusterArn: arns.cluster(scope, clusterName),
     loadBalancers: [],
     serviceRegistries: [],
     status: row.status,
@@ -115,7 +125,7 @@ async function describeService(
     runningCount: row.runningCount,
     pendingCount: row.pendingCount,
     launchType: row.launchType,
-    taskDefinition: arns.taskDefinition(ctx.scope, row.family, row.revision),
+    taskDefinition: arns.taskDefinition(scope, row.family, row.revision),
     deploymentConfiguration: {
       deploymentCircuitBreaker: {
         enable: config.circuitBreaker.enable,
@@ -127,7 +137,7 @@ async function describeService(
     deployments: ordered.map((d) => ({
       id: d.id,
       status: d.status,
-      taskDefinition: arns.taskDefinition(ctx.scope, d.family, d.revision),
+      taskDefinition: arns.taskDefinition(scope, d.family, d.revision),
       desiredCount: d.desiredCount,
       pendingCount: d.pendingCount,
       runningCount: d.runningCount,
@@ -151,12 +161,14 @@ async function describeService(
     enableECSManagedTags: false,
     propagateTags: 'NONE',
     enableExecuteCommand: false,
-    ...(withTags ? { tags: await listTags(ctx.db, serviceArn) } : {}),
+    ...(tags === undefined ? {} : { tags }),
   };
 }
 
-async function describeOne(ctx: ActionContext, cluster: ClusterRow, row: ServiceRow) {
-  return describeService(ctx, cluster, row, await listDeployments(ctx.db, [row.id]), false);
+async function describeOne(ctx: ActionContext, clusterName: string, row: ServiceRow) {
+  const deploymentRows = await listDeployments(ctx.db, [row.id]);
+  const events = await listEvents(ctx.db, row.id);
+  return describeService(ctx.scope, clusterName, row, deploymentRows, events, undefined);
 }
 
 /** The deployments as the scheduler sees them, with their task definitions. */
@@ -289,13 +301,7 @@ export const CreateService = defineAction(
       ctx.log.child({ serviceId: created.row.id }).info({ service: created.row.name }, 'service created');
       await evaluate(ctx, created.row.id, 'created');
     }
-    const service = await describeService(
-      ctx,
-      cluster,
-      created.row,
-      await listDeployments(ctx.db, [created.row.id]),
-      false,
-    );
+    const service = await describeOne(ctx, cluster.name, created.row);
     return { service: { ...service, tags: await listTags(ctx.db, serviceArn) } };
   },
 );
@@ -394,7 +400,7 @@ export const UpdateService = defineAction(
       log.info({ deploymentId: result.deploymentId }, 'service deployment started');
     }
     await evaluate(ctx, result.row.id, 'updated');
-    return { service: await describeOne(ctx, cluster, result.row) };
+    return { service: await describeOne(ctx, cluster.name, result.row) };
   },
 );
 
@@ -451,7 +457,7 @@ export const DeleteService = defineAction(
     for (const taskId of result.stops.stopped) log.info({ taskId }, 'task desiredStatus RUNNING->STOPPED');
     for (const id of result.stops.instanceIds) await ctx.runtime.notifier.publish(channels.instance(id));
     await evaluate(ctx, result.row.id, 'deleted');
-    return { service: await describeOne(ctx, cluster, result.row) };
+    return { service: await describeOne(ctx, cluster.name, result.row) };
   },
 );
 
@@ -463,42 +469,39 @@ export const DescribeServices = defineAction(
     include: z.array(z.literal('TAGS')).optional(),
   }),
   async (ctx, input) => {
-    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const clusterName = requireClusterName(ctx.scope, input.cluster);
     const wanted = input.services.map((ref) => ({
       ref,
-      name: serviceNameFromRef(ctx.scope, cluster.name, ref),
+      name: serviceNameFromRef(ctx.scope, clusterName, ref),
     }));
-    const rows = await findServicesByName(
+    const { cluster, services: byName } = await findClusterServices(
       ctx.db,
-      cluster.id,
+      clusterName,
       wanted.flatMap((w) => (w.name === undefined ? [] : [w.name])),
     );
-    const found: ServiceRow[] = [];
+    requireActive(cluster);
+    const found: NonNullable<ReturnType<typeof byName.get>>[] = [];
     const failures: { arn: string; reason: string }[] = [];
     for (const w of wanted) {
-      const row = w.name === undefined ? undefined : rows.get(w.name);
-      if (row !== undefined) found.push(row);
+      const service = w.name === undefined ? undefined : byName.get(w.name);
+      if (service !== undefined) found.push(service);
       else
         failures.push({
-          arn: w.ref.startsWith('arn:') ? w.ref : arns.service(ctx.scope, cluster.name, w.ref),
+          arn: w.ref.startsWith('arn:') ? w.ref : arns.service(ctx.scope, clusterName, w.ref),
           reason: 'MISSING',
         });
     }
-    const deploymentRows = await listDeployments(
-      ctx.db,
-      found.map((r) => r.id),
-    );
-    const withTags = input.include?.includes('TAGS') ?? false;
+    const arnOf = (s: (typeof found)[number]) => arns.service(ctx.scope, clusterName, s.row.name);
+    const tags = input.include?.includes('TAGS') ? await listTagsOfMany(ctx.db, found.map(arnOf)) : undefined;
     return {
-      services: await Promise.all(
-        found.map((r) =>
-          describeService(
-            ctx,
-            cluster,
-            r,
-            deploymentRows.filter((d) => d.serviceId === r.id),
-            withTags,
-          ),
+      services: found.map((s) =>
+        describeService(
+          ctx.scope,
+          clusterName,
+          s.row,
+          s.deployments,
+          s.events,
+          tags === undefined ? undefined : (tags.get(arnOf(s)) ?? []),
         ),
       ),
       failures,

@@ -6,29 +6,37 @@ import {
   parseTags,
   parseTaskDefinitionRef,
   Tag,
+  type TagPair,
   type TaskDefinitionSpec,
   UnsupportedFeatureError,
 } from '@bosun/model';
 import { parseClusterQuery } from '@bosun/scheduler';
-import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { containerInstances, type PlacementSpec, tasks } from '../db/schema/index.ts';
+import { containerInstances, type PlacementSpec } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
 import { submitPlacement } from '../placement/submit.ts';
-import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
-import { listTags } from '../repositories/tags.ts';
+import {
+  type ClusterRow,
+  requireActive,
+  requireActiveCluster,
+  requireClusterName,
+} from '../repositories/clusters.ts';
+import { listTagsOfMany } from '../repositories/tags.ts';
 import { findTaskDefinition, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
 import {
   applyOverrides,
   describeTask,
+  findClusterTasks,
   findTasks,
+  listClusterTaskIds,
   requestTaskStops,
-  type TaskRow,
+  type TaskView,
   taskIdFromRef,
 } from '../repositories/tasks.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';
-import { decodeToken, maxResults, nextToken, page } from './pagination.ts';
+import { type Cursor, decodeToken, maxResults, nextToken, page } from './pagination.ts';
 import { clusterRef } from './shapes.ts';
 
 const ContainerOverride = z.object({
@@ -224,22 +232,34 @@ async function answer(
   ctx: ActionContext,
   cluster: ClusterRow,
   outcome: { taskIds: string[]; failures: { arn: string; reason: string; detail?: string }[] },
+  tags: readonly TagPair[],
 ) {
   const rows = await findTasks(ctx.db, cluster.id, outcome.taskIds);
+  const byKey = [...tags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const byId = new Map(rows.map((r) => [r.id, r]));
   const placed = outcome.taskIds.flatMap((id) => {
     const row = byId.get(id);
     return row === undefined ? [] : [row];
   });
   return {
-    tasks: await Promise.all(placed.map((r) => describeWithTags(ctx, cluster.name, r, true))),
+    // The tasks were created with exactly the call's tags a moment ago: no need to read them back
+    // (sorted by key, as DescribeTasks lists them).
+    tasks: placed.map((r) => describeTask(ctx.scope, cluster.name, r, byKey)),
     failures: outcome.failures,
   };
 }
 
-async function describeWithTags(ctx: ActionContext, clusterName: string, row: TaskRow, withTags: boolean) {
-  const tags = withTags ? await listTags(ctx.db, arns.task(ctx.scope, clusterName, row.id)) : undefined;
-  return describeTask(ctx.scope, clusterName, row, tags);
+/** Tasks as DescribeTasks shows them, with their tags (read in one query) when asked. */
+async function describeTasks(
+  ctx: ActionContext,
+  clusterName: string,
+  rows: readonly TaskView[],
+  withTags: boolean,
+) {
+  if (!withTags) return rows.map((r) => describeTask(ctx.scope, clusterName, r, undefined));
+  const arnOf = (r: TaskView) => arns.task(ctx.scope, clusterName, r.id);
+  const tags = await listTagsOfMany(ctx.db, rows.map(arnOf));
+  return rows.map((r) => describeTask(ctx.scope, clusterName, r, tags.get(arnOf(r)) ?? []));
 }
 
 export const RunTask = defineAction(
@@ -275,7 +295,7 @@ export const RunTask = defineAction(
       throw new InvalidParameterError('No Container Instances were found in your cluster.');
     }
     const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, input.clientToken);
-    return answer(ctx, prepared.cluster, outcome);
+    return answer(ctx, prepared.cluster, outcome, prepared.spec.tags);
   },
 );
 
@@ -305,7 +325,7 @@ export const StartTask = defineAction(
       containerInstanceIds: ids,
     };
     const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, undefined);
-    return answer(ctx, prepared.cluster, outcome);
+    return answer(ctx, prepared.cluster, outcome, prepared.spec.tags);
   },
 );
 
@@ -339,7 +359,7 @@ export const StopTask = defineAction(
     if (result.stopped.length > 0 && row.serviceId !== null) {
       await ctx.runtime.queues.evaluateService(row.serviceId, 'task-changed');
     }
-    return { task: await describeWithTags(ctx, cluster.name, row, false) };
+    return { task: describeTask(ctx.scope, cluster.name, row, undefined) };
   },
 );
 
@@ -351,30 +371,28 @@ export const DescribeTasks = defineAction(
     include: z.array(z.literal('TAGS')).optional(),
   }),
   async (ctx, input) => {
-    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
-    const wanted = input.tasks.map((ref) => ({ ref, id: taskIdFromRef(ctx.scope, cluster.name, ref) }));
-    const rows = await findTasks(
+    const clusterName = requireClusterName(ctx.scope, input.cluster);
+    const wanted = input.tasks.map((ref) => ({ ref, id: taskIdFromRef(ctx.scope, clusterName, ref) }));
+    const { cluster, tasks: rows } = await findClusterTasks(
       ctx.db,
-      cluster.id,
+      clusterName,
       wanted.flatMap((w) => (w.id ? [w.id] : [])),
     );
+    requireActive(cluster);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const withTags = input.include?.includes('TAGS') ?? false;
-    const found: TaskRow[] = [];
+    const found: TaskView[] = [];
     const failures: { arn: string; reason: string }[] = [];
     for (const w of wanted) {
       const row = w.id === undefined ? undefined : byId.get(w.id);
       if (row) found.push(row);
       else
         failures.push({
-          arn: w.ref.startsWith('arn:') ? w.ref : arns.task(ctx.scope, cluster.name, w.ref),
+          arn: w.ref.startsWith('arn:') ? w.ref : arns.task(ctx.scope, clusterName, w.ref),
           reason: 'MISSING',
         });
     }
-    return {
-      tasks: await Promise.all(found.map((r) => describeWithTags(ctx, cluster.name, r, withTags))),
-      failures,
-    };
+    return { tasks: await describeTasks(ctx, clusterName, found, withTags), failures };
   },
 );
 
@@ -392,40 +410,45 @@ export const ListTasks = defineAction(
     nextToken,
   }),
   async (ctx, input) => {
-    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    const clusterName = requireClusterName(ctx.scope, input.cluster);
     const limit = input.maxResults ?? 100;
-    const after = decodeToken(input.nextToken, ['string']);
+    let after: Cursor | undefined;
+    try {
+      after = decodeToken(input.nextToken, ['string']);
+    } catch (e) {
+      // A missing cluster is reported before a bad token, as when the cluster was read first.
+      await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+      throw e;
+    }
     const instanceId =
       input.containerInstance === undefined
         ? undefined
-        : instanceIdFromRef(input.containerInstance, cluster.name);
+        : instanceIdFromRef(input.containerInstance, clusterName);
     // ECS accepts PENDING here but never matches it (desiredStatus is RUNNING or STOPPED); bosun tasks
     // are all EC2-style.
     const nothing =
       input.desiredStatus === 'PENDING' ||
       (input.launchType !== undefined && input.launchType !== 'EC2') ||
       (input.containerInstance !== undefined && instanceId === undefined);
-    const rows = nothing
-      ? []
-      : await ctx.db
-          .select({ id: tasks.id })
-          .from(tasks)
-          .where(
-            and(
-              eq(tasks.clusterId, cluster.id),
-              eq(tasks.desiredStatus, input.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING'),
-              instanceId === undefined ? undefined : eq(tasks.containerInstanceId, instanceId),
-              input.family === undefined ? undefined : eq(tasks.family, input.family),
-              input.startedBy === undefined ? undefined : eq(tasks.startedBy, input.startedBy),
-              input.serviceName === undefined ? undefined : eq(tasks.group, `service:${input.serviceName}`),
-              after ? gt(tasks.id, String(after[0])) : undefined,
-            ),
-          )
-          .orderBy(asc(tasks.id))
-          .limit(limit + 1);
-    const { items, nextToken: token } = page(rows, limit, (r) => [r.id]);
+    let ids: string[] = [];
+    if (nothing) {
+      await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
+    } else {
+      const found = await listClusterTaskIds(ctx.db, clusterName, {
+        desiredStatus: input.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING',
+        containerInstanceId: instanceId,
+        family: input.family,
+        startedBy: input.startedBy,
+        group: input.serviceName === undefined ? undefined : `service:${input.serviceName}`,
+        afterId: after ? String(after[0]) : undefined,
+        limit: limit + 1,
+      });
+      requireActive(found.cluster);
+      ids = found.ids;
+    }
+    const { items, nextToken: token } = page(ids, limit, (id) => [id]);
     return {
-      taskArns: items.map((r) => arns.task(ctx.scope, cluster.name, r.id)),
+      taskArns: items.map((id) => arns.task(ctx.scope, clusterName, id)),
       ...(token ? { nextToken: token } : {}),
     };
   },

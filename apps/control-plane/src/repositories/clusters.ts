@@ -1,9 +1,15 @@
 import { type ArnScope, ClusterNotFoundError, clusterNameFromRef, parseArn } from '@bosun/model';
 import { eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
+import { preparedPer } from '../db/prepared.ts';
 import { clusters } from '../db/schema/index.ts';
 
 export type ClusterRow = typeof clusters.$inferSelect;
+/** What reads inside a cluster need of it. */
+export type ClusterRef = Pick<ClusterRow, 'id' | 'name' | 'status'>;
+
+/** Selected along with what a read fetches inside the cluster, so both come in one round trip. */
+export const clusterRefColumns = { id: clusters.id, name: clusters.name, status: clusters.status };
 
 export interface ClusterCounts {
   registeredContainerInstancesCount: number;
@@ -24,6 +30,14 @@ export function clusterNameFor(scope: ArnScope, ref: string): string | undefined
   return clusterNameFromRef(ref);
 }
 
+const clusterByName = preparedPer((tx) =>
+  tx
+    .select()
+    .from(clusters)
+    .where(eq(clusters.name, sql.placeholder('name')))
+    .prepare('cluster_by_name'),
+);
+
 export async function findCluster(
   tx: Tx,
   scope: ArnScope,
@@ -32,12 +46,27 @@ export async function findCluster(
 ): Promise<ClusterRow | undefined> {
   const name = clusterNameFor(scope, ref);
   if (name === undefined) return undefined;
-  const q = tx.select().from(clusters).where(eq(clusters.name, name));
-  const [row] = await (options.lock === 'update'
-    ? q.for('update')
-    : options.lock === 'share'
-      ? q.for('share')
-      : q);
+  if (options.lock === undefined) {
+    const [row] = await clusterByName(tx).execute({ name });
+    return row;
+  }
+  const [row] = await tx.select().from(clusters).where(eq(clusters.name, name)).for(options.lock);
+  return row;
+}
+
+/**
+ * The name of the cluster `ref` (default: `default`) names here, or ClusterNotFoundException, for
+ * reads that fetch the cluster together with what they read inside it (then `requireActive`).
+ */
+export function requireClusterName(scope: ArnScope, ref: string | undefined): string {
+  const name = clusterNameFor(scope, ref ?? 'default');
+  if (name === undefined) throw new ClusterNotFoundError();
+  return name;
+}
+
+/** The cluster if it is ACTIVE, else ClusterNotFoundException, as requireActiveCluster decides. */
+export function requireActive<C extends Pick<ClusterRow, 'status'>>(row: C | undefined): C {
+  if (row?.status !== 'ACTIVE') throw new ClusterNotFoundError();
   return row;
 }
 
@@ -48,9 +77,7 @@ export async function requireActiveCluster(
   ref: string | undefined,
   options: { lock?: 'update' | 'share' } = {},
 ): Promise<ClusterRow> {
-  const row = await findCluster(tx, scope, ref ?? 'default', options);
-  if (row?.status !== 'ACTIVE') throw new ClusterNotFoundError();
-  return row;
+  return requireActive(await findCluster(tx, scope, ref ?? 'default', options));
 }
 
 /** Counts shown on a cluster, computed from the rows themselves so they can never drift. */

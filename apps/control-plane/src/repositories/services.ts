@@ -2,14 +2,36 @@ import { randomBytes } from 'node:crypto';
 import { type ArnScope, parseArn, parseTaskDefinitionRef, type TaskDefinitionSpec } from '@bosun/model';
 import type { DeploymentTaskDefinition, ServiceDeployment, ServiceEvent } from '@bosun/scheduler';
 import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Tx } from '../db/client.ts';
-import { deployments, serviceEvents, services, taskDefinitions } from '../db/schema/index.ts';
+import { preparedPer } from '../db/prepared.ts';
+import { clusters, deployments, serviceEvents, services, taskDefinitions } from '../db/schema/index.ts';
 import type { Queues } from '../queues.ts';
+import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 import { requirementsOf } from './tasks.ts';
 
 export type ServiceRow = typeof services.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
 export type ServiceEventRow = typeof serviceEvents.$inferSelect;
+/** What DescribeServices shows of a deployment and of an event. */
+export type DeploymentView = Pick<
+  DeploymentRow,
+  | 'id'
+  | 'status'
+  | 'family'
+  | 'revision'
+  | 'desiredCount'
+  | 'pendingCount'
+  | 'runningCount'
+  | 'failedTasks'
+  | 'rolloutState'
+  | 'rolloutStateReason'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+export type ServiceEventView = Pick<ServiceEventRow, 'id' | 'createdAt' | 'message'>;
+/** As json_build_object sends them: timestamps as ISO 8601 text. */
+type AsJson<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] };
 
 /** ECS shows (and keeps) the last 100 events of a service. */
 export const MAX_SERVICE_EVENTS = 100;
@@ -56,6 +78,77 @@ export async function findServicesByName(
       out.set(row.name, row);
   }
   return out;
+}
+
+const clusterServicesQuery = preparedPer((tx) => {
+  // findServicesByName's choice, made in SQL so only the chosen rows' deployments and events are read.
+  const candidate = alias(services, 'candidate');
+  const chosen = tx
+    .selectDistinctOn([candidate.name], { id: candidate.id })
+    .from(candidate)
+    .where(
+      and(eq(candidate.clusterId, clusters.id), sql`${candidate.name} = any(${sql.placeholder('names')})`),
+    )
+    .orderBy(candidate.name, sql`${candidate.status} = 'INACTIVE'`, desc(candidate.createdAt));
+  return tx
+    .select({
+      cluster: clusterRefColumns,
+      service: services,
+      // Ordered as listDeployments and listEvents order them.
+      deployments: sql<AsJson<DeploymentView>[] | null>`(
+        select json_agg(json_build_object(
+                 'id', d.id, 'status', d.status, 'family', d.family, 'revision', d.revision,
+                 'desiredCount', d.desired_count, 'pendingCount', d.pending_count,
+                 'runningCount', d.running_count, 'failedTasks', d.failed_tasks,
+                 'rolloutState', d.rollout_state, 'rolloutStateReason', d.rollout_state_reason,
+                 'createdAt', d.created_at, 'updatedAt', d.updated_at)
+               order by d.created_at desc, d.id)
+          from deployments d
+         where d.service_id = ${services.id})`,
+      events: sql<AsJson<ServiceEventView>[] | null>`(
+        select json_agg(json_build_object('id', e.id, 'createdAt', e.created_at, 'message', e.message)
+                        order by e.created_at desc, e.seq desc)
+          from (select id, created_at, seq, message from service_events
+                 where service_id = ${services.id}
+                 order by created_at desc, seq desc
+                 limit ${MAX_SERVICE_EVENTS}) e)`,
+    })
+    .from(clusters)
+    .leftJoin(services, and(eq(services.clusterId, clusters.id), inArray(services.id, chosen)))
+    .where(eq(clusters.name, sql.placeholder('name')))
+    .prepare('cluster_services');
+});
+
+/**
+ * The cluster of that name and, by name, the services findServicesByName would choose, each with its
+ * deployments and last events, in one round trip (DescribeServices).
+ */
+export async function findClusterServices(
+  tx: Tx,
+  clusterName: string,
+  names: readonly string[],
+): Promise<{
+  cluster: ClusterRef | undefined;
+  services: Map<string, { row: ServiceRow; deployments: DeploymentView[]; events: ServiceEventView[] }>;
+}> {
+  const rows = await clusterServicesQuery(tx).execute({ name: clusterName, names: [...new Set(names)] });
+  const out = new Map<
+    string,
+    { row: ServiceRow; deployments: DeploymentView[]; events: ServiceEventView[] }
+  >();
+  for (const r of rows) {
+    if (r.service === null) continue;
+    out.set(r.service.name, {
+      row: r.service,
+      deployments: (r.deployments ?? []).map((d) => ({
+        ...d,
+        createdAt: new Date(d.createdAt),
+        updatedAt: new Date(d.updatedAt),
+      })),
+      events: (r.events ?? []).map((e) => ({ ...e, createdAt: new Date(e.createdAt) })),
+    });
+  }
+  return { cluster: rows[0]?.cluster, services: out };
 }
 
 /** The live (not INACTIVE) service of that name, locked `for update` when asked (Update/DeleteService). */

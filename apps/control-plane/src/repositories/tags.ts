@@ -11,6 +11,22 @@ export async function listTags(tx: Tx, resourceArn: string): Promise<TagPair[]> 
     .orderBy(asc(tags.key));
 }
 
+/** The tags of each resource (none: an empty list), as listTags orders them, in one query. */
+export async function listTagsOfMany(
+  tx: Tx,
+  resourceArns: readonly string[],
+): Promise<Map<string, TagPair[]>> {
+  const out = new Map<string, TagPair[]>(resourceArns.map((arn) => [arn, []]));
+  if (out.size === 0) return out;
+  const rows = await tx
+    .select({ resourceArn: tags.resourceArn, key: tags.key, value: tags.value })
+    .from(tags)
+    .where(inArray(tags.resourceArn, [...out.keys()]))
+    .orderBy(asc(tags.resourceArn), asc(tags.key));
+  for (const r of rows) out.get(r.resourceArn)?.push({ key: r.key, value: r.value });
+  return out;
+}
+
 /** Adds or overwrites the given keys, as TagResource does. */
 export async function putTags(tx: Tx, resourceArn: string, pairs: readonly TagPair[]): Promise<void> {
   await putTagsOfMany(tx, [{ resourceArn, pairs }]);

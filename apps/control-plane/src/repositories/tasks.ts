@@ -8,10 +8,12 @@ import {
   type TaskDefinitionSpec,
 } from '@bosun/model';
 import { type TaskRequirements, taskRequirements } from '@bosun/scheduler';
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
-import { type ContainerOverride, containerInstances, tasks } from '../db/schema/index.ts';
+import { preparedPer } from '../db/prepared.ts';
+import { type ContainerOverride, clusters, containerInstances, tasks } from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
+import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 
 export type TaskRow = typeof tasks.$inferSelect;
 
@@ -41,6 +43,155 @@ export async function findTasks(tx: Tx, clusterId: string, ids: readonly string[
     .select()
     .from(tasks)
     .where(and(eq(tasks.clusterId, clusterId), inArray(tasks.id, [...ids])));
+}
+
+/** The columns describeTask shows: fewer to send, parse and map than the whole row. */
+const taskViewColumns = {
+  id: tasks.id,
+  containerInstanceId: tasks.containerInstanceId,
+  family: tasks.family,
+  revision: tasks.revision,
+  overrides: tasks.overrides,
+  group: tasks.group,
+  startedBy: tasks.startedBy,
+  launchType: tasks.launchType,
+  lastStatus: tasks.lastStatus,
+  desiredStatus: tasks.desiredStatus,
+  healthStatus: tasks.healthStatus,
+  stopCode: tasks.stopCode,
+  stoppedReason: tasks.stoppedReason,
+  containers: tasks.containers,
+  version: tasks.version,
+  reservedCpu: tasks.reservedCpu,
+  reservedMemory: tasks.reservedMemory,
+  createdAt: tasks.createdAt,
+  pullStartedAt: tasks.pullStartedAt,
+  pullStoppedAt: tasks.pullStoppedAt,
+  startedAt: tasks.startedAt,
+  stoppingAt: tasks.stoppingAt,
+  executionStoppedAt: tasks.executionStoppedAt,
+  stoppedAt: tasks.stoppedAt,
+  connectivityAt: tasks.connectivityAt,
+};
+export type TaskView = Pick<TaskRow, keyof typeof taskViewColumns>;
+
+const timestampKeys = Object.entries(taskViewColumns).flatMap(([key, column]) =>
+  column.dataType === 'date' ? [key] : [],
+);
+
+/**
+ * The tasks come as one JSON array that Postgres builds, an object per task keyed as TaskView: one
+ * JSON.parse instead of parsing and mapping some 25 columns of every row, which was a fifth of
+ * DescribeTasks' time (json_agg of a row costs Postgres less than json_build_object).
+ */
+const clusterTasksQuery = preparedPer((tx) => {
+  const found = tx
+    .select(
+      Object.fromEntries(
+        Object.entries(taskViewColumns).map(([key, column]) => [key, sql`${column}`.as(key)]),
+      ),
+    )
+    .from(tasks)
+    .where(and(eq(tasks.clusterId, clusters.id), sql`${tasks.id} = any(${sql.placeholder('ids')})`));
+  return tx
+    .select({
+      cluster: clusterRefColumns,
+      tasks: sql<Record<string, unknown>[] | null>`(select json_agg(found) from (${found}) found)`,
+    })
+    .from(clusters)
+    .where(eq(clusters.name, sql.placeholder('name')))
+    .prepare('cluster_tasks');
+});
+
+/** The cluster of that name and those of its tasks with these ids, in one round trip (DescribeTasks). */
+export async function findClusterTasks(
+  tx: Tx,
+  clusterName: string,
+  ids: readonly string[],
+): Promise<{ cluster: ClusterRef | undefined; tasks: TaskView[] }> {
+  const [row] = await clusterTasksQuery(tx).execute({ name: clusterName, ids });
+  const found = row?.tasks ?? [];
+  // JSON has timestamps as ISO 8601 text (with the offset), where the rows had Dates.
+  for (const task of found) {
+    for (const key of timestampKeys) {
+      const at = task[key];
+      if (at !== null) task[key] = new Date(at as string);
+    }
+  }
+  return { cluster: row?.cluster, tasks: found as TaskView[] };
+}
+
+/** ListTasks' filters; the optional ones are left out of the query when not given. */
+export interface TaskListFilter {
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  containerInstanceId?: string | undefined;
+  family?: string | undefined;
+  startedBy?: string | undefined;
+  group?: string | undefined;
+  /** Keyset pagination: ids greater than this. */
+  afterId?: string | undefined;
+  limit: number;
+}
+
+type OptionalTaskFilter = 'containerInstanceId' | 'family' | 'startedBy' | 'group' | 'afterId';
+const OPTIONAL_TASK_FILTERS: Record<OptionalTaskFilter, (value: Placeholder) => SQL> = {
+  containerInstanceId: (v) => eq(tasks.containerInstanceId, v),
+  family: (v) => eq(tasks.family, v),
+  startedBy: (v) => eq(tasks.startedBy, v),
+  group: (v) => eq(tasks.group, v),
+  afterId: (v) => gt(tasks.id, v),
+};
+
+function buildTaskListQuery(tx: Tx, given: readonly OptionalTaskFilter[]) {
+  const ids = tx
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.clusterId, clusters.id),
+        eq(tasks.desiredStatus, sql.placeholder('desiredStatus')),
+        ...given.map((f) => OPTIONAL_TASK_FILTERS[f](sql.placeholder(f))),
+      ),
+    )
+    .orderBy(asc(tasks.id))
+    .limit(sql.placeholder('limit'));
+  // One row with the ids as an array: the cluster's columns once, one value to parse instead of a page.
+  return tx
+    .select({ cluster: clusterRefColumns, ids: sql<string[]>`array(${ids})` })
+    .from(clusters)
+    .where(eq(clusters.name, sql.placeholder('name')))
+    .prepare('list_tasks');
+}
+
+/** One prepared query per combination of the filters given (at most 32). */
+const taskListQueries = new Map<string, (tx: Tx) => ReturnType<typeof buildTaskListQuery>>();
+
+/**
+ * The cluster of that name and the ids of its tasks that pass the filter, in id order, at most
+ * `limit` of them, in one round trip (ListTasks).
+ */
+export async function listClusterTaskIds(
+  tx: Tx,
+  clusterName: string,
+  filter: TaskListFilter,
+): Promise<{ cluster: ClusterRef | undefined; ids: string[] }> {
+  const given = (Object.keys(OPTIONAL_TASK_FILTERS) as OptionalTaskFilter[]).filter(
+    (f) => filter[f] !== undefined,
+  );
+  const key = given.join(',');
+  let query = taskListQueries.get(key);
+  if (query === undefined) {
+    query = preparedPer((t) => buildTaskListQuery(t, given));
+    taskListQueries.set(key, query);
+  }
+  const values: Record<string, unknown> = {
+    name: clusterName,
+    desiredStatus: filter.desiredStatus,
+    limit: filter.limit,
+  };
+  for (const f of given) values[f] = filter[f];
+  const [row] = await query(tx).execute(values);
+  return { cluster: row?.cluster, ids: row?.ids ?? [] };
 }
 
 /**
@@ -168,7 +319,7 @@ export async function requestTaskStops(
 export function describeTask(
   scope: ArnScope,
   clusterName: string,
-  row: TaskRow,
+  row: TaskView,
   tags: readonly TagPair[] | undefined,
 ) {
   const taskArn = arns.task(scope, clusterName, row.id);
