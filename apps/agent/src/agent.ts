@@ -66,6 +66,9 @@ export class Agent {
   #authoritative = false;
   #stopping = false;
   #scheduled = false;
+  /** A scan of every container is under way; #rescan asks for another once it ends. */
+  #scanning = false;
+  #rescan = false;
   #flushing = false;
   #flushRetry: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
@@ -113,13 +116,31 @@ export class Agent {
     this.#lastContact = this.clock();
   }
 
-  /** Asks for a reconcile of every task soon; bursts of events collapse into one. */
+  /**
+   * Asks for a reconcile of every task soon; bursts of events collapse into one, and while a scan is
+   * under way the events it may have missed make one more scan after it, never several at once (each
+   * lists and inspects every container, and Docker answers those slowly while it starts containers).
+   */
   schedule(): void {
-    if (this.#scheduled || this.#stopping) return;
+    if (this.#stopping) return;
+    if (this.#scanning) {
+      this.#rescan = true;
+      return;
+    }
+    if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#track(this.#reconcileAll());
+      this.#scanning = true;
+      this.#track(
+        this.#reconcileAll().finally(() => {
+          this.#scanning = false;
+          if (this.#rescan) {
+            this.#rescan = false;
+            this.schedule();
+          }
+        }),
+      );
     });
   }
 
@@ -252,9 +273,7 @@ export class Agent {
       for (const action of out.actions) await this.#execute(entry, action, observed);
       await this.#persist();
       try {
-        observed = (await this.docker.listTaskContainers(this.settings.instanceId)).filter(
-          (c) => c.taskId === taskId,
-        );
+        observed = await this.docker.listTaskContainers(this.settings.instanceId, taskId);
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'cannot list containers');
         return;

@@ -14,11 +14,12 @@ import {
   ServerError,
   type TaskDefinitionSpec,
 } from '@bosun/model';
-import { and, asc, eq, inArray, isNull, ne, or } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SecretBox } from './auth/secret-box.ts';
 import type { Db } from './db/client.ts';
+import { preparedPer } from './db/prepared.ts';
 import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from './db/schema/index.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
 import { hashSecret } from './ecs/container-instances.ts';
@@ -29,7 +30,7 @@ import type { ContainerInstanceRow } from './repositories/container-instances.ts
 import { resolveRegistryAuth } from './repositories/secrets.ts';
 import { evaluateClusterServices } from './repositories/services.ts';
 import { applyOverrides, type TaskRow } from './repositories/tasks.ts';
-import { mergeTaskReport } from './task-reports.ts';
+import { mergeTaskReport, TASK_PATCH_COLUMNS, type TaskPatch } from './task-reports.ts';
 
 export interface AgentApiDeps {
   db: Db;
@@ -52,19 +53,12 @@ const DesiredQuery = z.object({
 });
 
 /**
- * What an instance should run: every task placed on it that it has not yet reported STOPPED, with the
- * task definition as the task runs it (containerOverrides applied). The version is read first, so the
- * tasks are never older than the version the agent is told.
+ * One statement, so the version and the tasks come from the same snapshot; only the columns the
+ * answer needs (a task's containers and timestamps are the bulk of its row and not sent here).
+ * Prepared: every agent asks after every change to its tasks.
  */
-async function desiredState(
-  db: Db,
-  scope: ArnScope,
-  box: SecretBox,
-  instanceId: string,
-): Promise<DesiredStateResponse> {
-  // One statement, so the version and the tasks come from the same snapshot; only the columns the
-  // answer needs (a task's containers and timestamps are the bulk of its row and not sent here).
-  const rows = await db
+const desiredRowsQuery = preparedPer((db) =>
+  db
     .select({
       version: containerInstances.desiredVersion,
       clusterName: clusters.name,
@@ -86,8 +80,23 @@ async function desiredState(
       tasks,
       and(eq(tasks.containerInstanceId, containerInstances.id), ne(tasks.lastStatus, 'STOPPED')),
     )
-    .where(eq(containerInstances.id, instanceId))
-    .orderBy(asc(tasks.createdAt), asc(tasks.id));
+    .where(eq(containerInstances.id, sql.placeholder('instanceId')))
+    .orderBy(asc(tasks.createdAt), asc(tasks.id))
+    .prepare('agent_desired_state'),
+);
+
+/**
+ * What an instance should run: every task placed on it that it has not yet reported STOPPED, with the
+ * task definition as the task runs it (containerOverrides applied). The version is read first, so the
+ * tasks are never older than the version the agent is told.
+ */
+async function desiredState(
+  db: Db,
+  scope: ArnScope,
+  box: SecretBox,
+  instanceId: string,
+): Promise<DesiredStateResponse> {
+  const rows = await desiredRowsQuery(db).execute({ instanceId });
   const specs = await taskDefinitionSpecs(
     db,
     rows.flatMap((r) => (r.task === null ? [] : [r.task])),
@@ -215,10 +224,41 @@ function checkClaim(row: ContainerInstanceRow | undefined, claim: AgentClaim): C
   return row;
 }
 
+const instanceByIdQuery = preparedPer((db) =>
+  db
+    .select()
+    .from(containerInstances)
+    .where(eq(containerInstances.id, sql.placeholder('id')))
+    .prepare('agent_instance'),
+);
+
 async function authenticateAgent(db: Db, claim: AgentClaim): Promise<ContainerInstanceRow> {
-  const [row] = await db.select().from(containerInstances).where(eq(containerInstances.id, claim.instanceId));
+  const [row] = await instanceByIdQuery(db).execute({ id: claim.instanceId });
   return checkClaim(row, claim);
 }
+
+/**
+ * Records a contact; hostname and versionInfo change only when given (null keeps the stored one), so
+ * heartbeats with and without them share one prepared statement.
+ */
+const recordContactQuery = preparedPer((db) =>
+  db
+    .update(containerInstances)
+    .set({
+      lastHeartbeatAt: sql`${sql.placeholder('now')}::timestamptz`,
+      hostname: sql`coalesce(${sql.placeholder('hostname')}::text, ${containerInstances.hostname})`,
+      versionInfo: sql`coalesce(${sql.placeholder('versionInfo')}::text::jsonb, ${containerInstances.versionInfo})`,
+    })
+    .where(
+      and(
+        eq(containerInstances.id, sql.placeholder('id')),
+        eq(containerInstances.credentialHash, sql.placeholder('credentialHash')),
+        ne(containerInstances.status, 'INACTIVE'),
+      ),
+    )
+    .returning({ status: containerInstances.status, desiredVersion: containerInstances.desiredVersion })
+    .prepare('agent_record_contact'),
+);
 
 /**
  * A heartbeat (or a report, which is one too): authenticates and records the contact in one
@@ -232,21 +272,65 @@ async function recordContact(
   now: Date,
   changes: { hostname?: string; versionInfo?: ContainerInstanceRow['versionInfo'] } = {},
 ): Promise<{ status: ContainerInstanceRow['status']; desiredVersion: number }> {
-  const [beat] = await db
-    .update(containerInstances)
-    .set({ lastHeartbeatAt: now, ...changes })
-    .where(
-      and(
-        eq(containerInstances.id, claim.instanceId),
-        eq(containerInstances.credentialHash, claim.secretHash),
-        ne(containerInstances.status, 'INACTIVE'),
-      ),
-    )
-    .returning({ status: containerInstances.status, desiredVersion: containerInstances.desiredVersion });
+  const [beat] = await recordContactQuery(db).execute({
+    id: claim.instanceId,
+    credentialHash: claim.secretHash,
+    now: now.toISOString(),
+    hostname: changes.hostname ?? null,
+    versionInfo: changes.versionInfo ? JSON.stringify(changes.versionInfo) : null,
+  });
   if (beat) return beat;
   await authenticateAgent(db, claim);
   // Deregistered between the two reads, or the like: refuse all the same.
   throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+}
+
+/** The calling instance's tasks among those a report names; others are not the agent's to report. */
+const reportedTasksQuery = preparedPer((db) =>
+  db
+    .select()
+    .from(tasks)
+    .where(
+      and(
+        sql`${tasks.id} = any(${sql.placeholder('ids')})`,
+        eq(tasks.containerInstanceId, sql.placeholder('instanceId')),
+      ),
+    )
+    .prepare('agent_reported_tasks'),
+);
+
+/**
+ * Writes a merged report if the task is still at the version the merge read (every writer of a task
+ * bumps it); no row when it is not. Prepared with every patch column, since the patch always has all
+ * of them: one round trip per task, where an unprepared update took two.
+ */
+const taskPatchQuery = preparedPer((db) =>
+  db
+    .update(tasks)
+    .set({
+      ...Object.fromEntries(TASK_PATCH_COLUMNS.map((column) => [column, sql`${sql.placeholder(column)}`])),
+      version: sql`${sql.placeholder('nextVersion')}`,
+      updatedAt: sql`${sql.placeholder('updatedAt')}`,
+    })
+    .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.version, sql.placeholder('version'))))
+    .returning()
+    .prepare('agent_task_patch'),
+);
+
+function writeTaskPatch(db: Db, row: TaskRow, patch: TaskPatch, now: Date): Promise<TaskRow[]> {
+  const values: Record<string, unknown> = {
+    id: row.id,
+    version: row.version,
+    nextVersion: row.version + 1,
+    updatedAt: tasks.updatedAt.mapToDriverValue(now),
+  };
+  // As drizzle would send them unprepared: placeholders skip the columns' own encoding (Date → ISO
+  // text, jsonb → JSON text).
+  for (const column of TASK_PATCH_COLUMNS) {
+    const value = patch[column];
+    values[column] = value === null ? null : tasks[column].mapToDriverValue(value as never);
+  }
+  return taskPatchQuery(db).execute(values);
 }
 
 /** A task written by others this many times while one report merges into it is not normal; the agent retries. */
@@ -374,12 +458,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     // was computed from (every writer of a task bumps it), else merged again onto the fresh row. Two
     // statements for the usual one-task report instead of four, and nothing for StopTask to wait on.
     const rows =
-      ids.length === 0
-        ? []
-        : await deps.db
-            .select()
-            .from(tasks)
-            .where(and(inArray(tasks.id, ids), eq(tasks.containerInstanceId, instance.id)));
+      ids.length === 0 ? [] : await reportedTasksQuery(deps.db).execute({ ids, instanceId: instance.id });
     const byId = new Map<string, TaskRow>(rows.map((r) => [r.id, r]));
     const transitions: { taskId: string; from: string; to: string }[] = [];
     const unknown = new Set<string>();
@@ -393,11 +472,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       for (let attempt = 0; row !== undefined; attempt++) {
         const patch = mergeTaskReport(row, report, now);
         if (patch === undefined) break;
-        const [updated] = await deps.db
-          .update(tasks)
-          .set({ ...patch, version: row.version + 1, updatedAt: now })
-          .where(and(eq(tasks.id, row.id), eq(tasks.version, row.version)))
-          .returning();
+        const [updated] = await writeTaskPatch(deps.db, row, patch, now);
         if (updated !== undefined) {
           byId.set(row.id, updated);
           if (patch.lastStatus !== row.lastStatus) {

@@ -9,23 +9,27 @@ import {
 import type { TaskContainer } from './db/schema/index.ts';
 import type { TaskRow } from './repositories/tasks.ts';
 
-/** The columns a report may change. */
-export type TaskPatch = Pick<
-  TaskRow,
-  | 'lastStatus'
-  | 'desiredStatus'
-  | 'healthStatus'
-  | 'stopCode'
-  | 'stoppedReason'
-  | 'containers'
-  | 'pullStartedAt'
-  | 'pullStoppedAt'
-  | 'startedAt'
-  | 'stoppingAt'
-  | 'executionStoppedAt'
-  | 'stoppedAt'
-  | 'connectivityAt'
->;
+/**
+ * The columns a report may change. mergeTaskReport's patch always has every one of them, so the
+ * statement that writes it has one shape and is prepared once.
+ */
+export const TASK_PATCH_COLUMNS = [
+  'lastStatus',
+  'desiredStatus',
+  'healthStatus',
+  'stopCode',
+  'stoppedReason',
+  'containers',
+  'pullStartedAt',
+  'pullStoppedAt',
+  'startedAt',
+  'stoppingAt',
+  'executionStoppedAt',
+  'stoppedAt',
+  'connectivityAt',
+] as const satisfies readonly (keyof TaskRow)[];
+
+export type TaskPatch = Pick<TaskRow, (typeof TASK_PATCH_COLUMNS)[number]>;
 
 const RUNNING = taskStatusRank('RUNNING');
 const DEACTIVATING = taskStatusRank('DEACTIVATING');

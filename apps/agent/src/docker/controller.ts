@@ -189,12 +189,11 @@ export function createDockerController(
     }
   }
 
-  async function listTaskContainers(instanceId: string): Promise<ObservedContainer[]> {
+  async function listTaskContainers(instanceId: string, taskId?: string): Promise<ObservedContainer[]> {
     try {
-      const summaries = await docker.listContainers({
-        all: true,
-        filters: { label: [`${LABEL.instanceId}=${instanceId}`] },
-      });
+      const label = [`${LABEL.instanceId}=${instanceId}`];
+      if (taskId !== undefined) label.push(`${LABEL.taskId}=${taskId}`);
+      const summaries = await docker.listContainers({ all: true, filters: { label } });
       const task = summaries.filter((s) => s.Labels[LABEL.role] !== NETWORK_ROLE);
       const observed = await Promise.all(task.map((s) => observe(s.Id).catch(ignoreGone)));
       return observed.filter((o): o is ObservedContainer => o !== undefined);

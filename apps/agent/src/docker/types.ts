@@ -60,8 +60,11 @@ export class DockerOperationError extends Error {
 }
 
 export interface DockerController {
-  /** Every container carrying `bosun.instance-id=<instanceId>`, stopped ones included. */
-  listTaskContainers(instanceId: string): Promise<ObservedContainer[]>;
+  /**
+   * Every container carrying `bosun.instance-id=<instanceId>` (and `bosun.task-id=<taskId>` when
+   * given), stopped ones included. Each is inspected, so one task's look is not paid for every task.
+   */
+  listTaskContainers(instanceId: string, taskId?: string): Promise<ObservedContainer[]>;
   /**
    * Makes the image available under the behaviour; resolves with whether a pull happened.
    * `default`: pull, and fall back to a cached copy when the pull fails. Throws DockerOperationError

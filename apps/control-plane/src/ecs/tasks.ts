@@ -13,6 +13,8 @@ import {
 import { parseClusterQuery } from '@bosun/scheduler';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import type { Tx } from '../db/client.ts';
+import { preparedPer } from '../db/prepared.ts';
 import { containerInstances, type PlacementSpec } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
 import { submitPlacement } from '../placement/submit.ts';
@@ -262,6 +264,24 @@ async function describeTasks(
   return rows.map((r) => describeTask(ctx.scope, clusterName, r, tags.get(arnOf(r)) ?? []));
 }
 
+const anyInstanceQuery = preparedPer((db) =>
+  db
+    .select({ id: containerInstances.id })
+    .from(containerInstances)
+    .where(
+      and(
+        eq(containerInstances.clusterId, sql.placeholder('clusterId')),
+        ne(containerInstances.status, 'INACTIVE'),
+      ),
+    )
+    .limit(1)
+    .prepare('cluster_has_instances'),
+);
+
+async function hasContainerInstances(db: Tx, clusterId: string): Promise<boolean> {
+  return (await anyInstanceQuery(db).execute({ clusterId })).length > 0;
+}
+
 export const RunTask = defineAction(
   'Starts count (1-10) copies of a task definition, placed by the cluster scheduler.',
   z.object({
@@ -285,13 +305,7 @@ export const RunTask = defineAction(
       constraints: compileConstraints(input.placementConstraints ?? [], prepared.definition.spec),
       strategy: compileStrategy(input.placementStrategy ?? []),
     };
-    const [instances] = await ctx.db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(containerInstances)
-      .where(
-        and(eq(containerInstances.clusterId, prepared.cluster.id), ne(containerInstances.status, 'INACTIVE')),
-      );
-    if ((instances?.n ?? 0) === 0) {
+    if (!(await hasContainerInstances(ctx.db, prepared.cluster.id))) {
       throw new InvalidParameterError('No Container Instances were found in your cluster.');
     }
     const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, input.clientToken);

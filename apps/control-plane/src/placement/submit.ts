@@ -1,5 +1,6 @@
 import { ServerError } from '@bosun/model';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { preparedPer } from '../db/prepared.ts';
 import {
   type PlacementOutcome,
   type PlacementRequestStatus,
@@ -8,6 +9,15 @@ import {
 } from '../db/schema/index.ts';
 import type { ActionContext } from '../ecs/action.ts';
 import { channels } from '../notifier.ts';
+
+/** What the caller reads once the worker says it is done (or the wait ended); prepared, as every RunTask does it. */
+const requestOutcomeQuery = preparedPer((db) =>
+  db
+    .select({ status: placementRequests.status, outcome: placementRequests.outcome })
+    .from(placementRequests)
+    .where(eq(placementRequests.id, sql.placeholder('id')))
+    .prepare('placement_request_outcome'),
+);
 
 /**
  * The RunTask/StartTask side of placement: store the request (the truth), queue its cluster's
@@ -23,31 +33,37 @@ export async function submitPlacement(
   spec: PlacementSpec,
   clientToken: string | undefined,
 ): Promise<PlacementOutcome> {
-  const request = await ctx.db.transaction(async (tx) => {
-    const [inserted] = await tx
-      .insert(placementRequests)
-      .values({ clusterId, clientToken: clientToken ?? null, status: 'PENDING', spec, createdAt: ctx.now })
-      .onConflictDoNothing({ target: [placementRequests.clusterId, placementRequests.clientToken] })
-      .returning();
-    if (inserted) return inserted;
-    const [existing] = await tx
-      .select()
-      .from(placementRequests)
-      .where(
-        and(eq(placementRequests.clusterId, clusterId), eq(placementRequests.clientToken, clientToken ?? '')),
-      )
-      .for('update');
-    if (!existing) throw new ServerError('The placement request vanished while it was being read.');
-    // A retry of a call that timed out earlier: place it now.
-    if (existing.status === 'CANCELLED') {
-      await tx
-        .update(placementRequests)
-        .set({ status: 'PENDING' })
-        .where(eq(placementRequests.id, existing.id));
-      return { ...existing, status: 'PENDING' as PlacementRequestStatus };
-    }
-    return existing;
-  });
+  // One statement on its own first: without a clientToken (or with a new one) that is all it takes,
+  // and a transaction around it would cost two more round trips on every RunTask.
+  const [inserted] = await ctx.db
+    .insert(placementRequests)
+    .values({ clusterId, clientToken: clientToken ?? null, status: 'PENDING', spec, createdAt: ctx.now })
+    .onConflictDoNothing({ target: [placementRequests.clusterId, placementRequests.clientToken] })
+    .returning();
+  const request =
+    inserted ??
+    (await ctx.db.transaction(async (tx) => {
+      const [existing] = await tx
+        .select()
+        .from(placementRequests)
+        .where(
+          and(
+            eq(placementRequests.clusterId, clusterId),
+            eq(placementRequests.clientToken, clientToken ?? ''),
+          ),
+        )
+        .for('update');
+      if (!existing) throw new ServerError('The placement request vanished while it was being read.');
+      // A retry of a call that timed out earlier: place it now.
+      if (existing.status === 'CANCELLED') {
+        await tx
+          .update(placementRequests)
+          .set({ status: 'PENDING' })
+          .where(eq(placementRequests.id, existing.id));
+        return { ...existing, status: 'PENDING' as PlacementRequestStatus };
+      }
+      return existing;
+    }));
   if (request.status === 'DONE' && request.outcome) return request.outcome;
 
   const id = request.id;
@@ -63,7 +79,7 @@ export async function submitPlacement(
     },
   );
 
-  const [after] = await ctx.db.select().from(placementRequests).where(eq(placementRequests.id, id));
+  const [after] = await requestOutcomeQuery(ctx.db).execute({ id });
   if (after?.status === 'DONE' && after.outcome) return after.outcome;
   const [cancelled] = await ctx.db
     .update(placementRequests)
@@ -72,7 +88,7 @@ export async function submitPlacement(
     .returning({ id: placementRequests.id });
   if (!cancelled) {
     // The worker committed between our read and the cancel.
-    const [done] = await ctx.db.select().from(placementRequests).where(eq(placementRequests.id, id));
+    const [done] = await requestOutcomeQuery(ctx.db).execute({ id });
     if (done?.status === 'DONE' && done.outcome) return done.outcome;
   }
   log.warn({ waitedMs: ctx.settings.placementWaitMs }, 'placement did not finish in time; request cancelled');

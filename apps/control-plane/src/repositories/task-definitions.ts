@@ -1,6 +1,7 @@
 import type { TaskDefinitionSpec } from '@bosun/model';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
+import { preparedPer } from '../db/prepared.ts';
 import { taskDefinitionFamilies, taskDefinitions } from '../db/schema/index.ts';
 
 export type TaskDefinitionRow = typeof taskDefinitions.$inferSelect;
@@ -35,23 +36,37 @@ export async function insertNextRevision(
   return row;
 }
 
+// Prepared: RunTask, StartTask and services resolve a task definition on every call.
+const revisionQuery = preparedPer((tx) =>
+  tx
+    .select()
+    .from(taskDefinitions)
+    .where(
+      and(
+        eq(taskDefinitions.family, sql.placeholder('family')),
+        eq(taskDefinitions.revision, sql.placeholder('revision')),
+      ),
+    )
+    .prepare('task_definition_revision'),
+);
+const latestActiveQuery = preparedPer((tx) =>
+  tx
+    .select()
+    .from(taskDefinitions)
+    .where(and(eq(taskDefinitions.family, sql.placeholder('family')), eq(taskDefinitions.status, 'ACTIVE')))
+    .orderBy(desc(taskDefinitions.revision))
+    .limit(1)
+    .prepare('task_definition_latest_active'),
+);
+
 /** `family:revision` exactly, or the latest ACTIVE revision of `family`. */
 export async function findTaskDefinition(
   tx: Tx,
   ref: { family: string; revision?: number },
 ): Promise<TaskDefinitionRow | undefined> {
-  if (ref.revision !== undefined) {
-    const [row] = await tx
-      .select()
-      .from(taskDefinitions)
-      .where(and(eq(taskDefinitions.family, ref.family), eq(taskDefinitions.revision, ref.revision)));
-    return row;
-  }
-  const [row] = await tx
-    .select()
-    .from(taskDefinitions)
-    .where(and(eq(taskDefinitions.family, ref.family), eq(taskDefinitions.status, 'ACTIVE')))
-    .orderBy(desc(taskDefinitions.revision))
-    .limit(1);
+  const [row] =
+    ref.revision !== undefined
+      ? await revisionQuery(tx).execute({ family: ref.family, revision: ref.revision })
+      : await latestActiveQuery(tx).execute({ family: ref.family });
   return row;
 }

@@ -37,12 +37,22 @@ export function taskIdFromRef(scope: ArnScope, clusterName: string, ref: string)
   return id !== undefined && TASK_ID_RE.test(id) ? id : undefined;
 }
 
-export async function findTasks(tx: Tx, clusterId: string, ids: readonly string[]): Promise<TaskRow[]> {
-  if (ids.length === 0) return [];
-  return tx
+const tasksByIdQuery = preparedPer((tx) =>
+  tx
     .select()
     .from(tasks)
-    .where(and(eq(tasks.clusterId, clusterId), inArray(tasks.id, [...ids])));
+    .where(
+      and(
+        eq(tasks.clusterId, sql.placeholder('clusterId')),
+        sql`${tasks.id} = any(${sql.placeholder('ids')})`,
+      ),
+    )
+    .prepare('tasks_by_id'),
+);
+
+export async function findTasks(tx: Tx, clusterId: string, ids: readonly string[]): Promise<TaskRow[]> {
+  if (ids.length === 0) return [];
+  return tasksByIdQuery(tx).execute({ clusterId, ids: [...ids] });
 }
 
 /** The columns describeTask shows: fewer to send, parse and map than the whole row. */
