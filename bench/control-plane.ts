@@ -12,6 +12,7 @@
  *
  *   node --import tsx bench/control-plane.ts [--smoke] [--processes N]   (N control-plane processes, default 1)
  */
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
@@ -43,7 +44,7 @@ const PROCESSES = Number(arg('--processes') ?? process.env.BOSUN_BENCH_CP_PROCES
 const HOSTS = SMOKE ? 20 : 500;
 const TASKS = SMOKE ? 200 : 10_000;
 const COUNT = 10;
-const CALLERS = SMOKE ? 4 : 32;
+const CALLERS = SMOKE ? 4 : Number(arg('--callers') ?? process.env.BOSUN_BENCH_CP_CALLERS ?? 32);
 const SERIAL_CALLS = SMOKE ? 3 : 20;
 const IDLE_S = SMOKE ? 3 : 10;
 const HEARTBEAT_S = 2;
@@ -153,6 +154,10 @@ main(async () => {
     log(`main run: ${calls} RunTask calls of ${COUNT} from ${CALLERS} callers`);
     const samplers = cps.map((cp) => new ProcessSampler(cp.pid, 500));
     const stopPg = namedCpu(['postgres']);
+    // What the load generator (this process: the hollow fleet and the callers) and the whole machine
+    // spent meanwhile: on two cores they share with what they measure, saturation must be visible.
+    const selfCpu0 = process.cpuUsage();
+    const machine0 = machineTicks();
     const stopRedis = namedCpu(['redis-server']);
     const before = { ...fleet.counters };
     const t0 = performance.now();
@@ -164,6 +169,8 @@ main(async () => {
     const allRunningSeconds = (performance.now() - t0) / 1000;
     const load = samplers.map((s) => s.stop());
     const pg = stopPg();
+    const selfCpu = process.cpuUsage(selfCpu0);
+    const machine1 = machineTicks();
     const redis = stopRedis();
     const window = (performance.now() - t0) / 1000;
     const during = {
@@ -217,6 +224,13 @@ main(async () => {
             ),
           1,
         )}×)`,
+      },
+      {
+        metric: 'load generator / whole machine CPU during the run',
+        value: `${num(((selfCpu.user + selfCpu.system) / 1e6 / window) * 100)} % / ${num(
+          (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
+        )} %`,
+        note: `the hollow fleet and the callers (this process), of one core; the machine: busy share of all ${cpus().length} cores`,
       },
       {
         metric: 'Postgres / Redis CPU during the run',
@@ -273,3 +287,16 @@ main(async () => {
     await stopFleet();
   }
 });
+
+/** Busy and total jiffies of all CPUs, from /proc/stat's first line. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle + iowait
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}

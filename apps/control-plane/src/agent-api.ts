@@ -14,7 +14,7 @@ import {
   ServerError,
   type TaskDefinitionSpec,
 } from '@bosun/model';
-import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, isNull, ne, or, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SecretBox } from './auth/secret-box.ts';
@@ -285,19 +285,35 @@ async function recordContact(
   throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
 }
 
-/** The calling instance's tasks among those a report names; others are not the agent's to report. */
-const reportedTasksQuery = preparedPer((db) =>
-  db
-    .select()
-    .from(tasks)
-    .where(
-      and(
-        sql`${tasks.id} = any(${sql.placeholder('ids')})`,
-        eq(tasks.containerInstanceId, sql.placeholder('instanceId')),
-      ),
+/**
+ * A report's contact (as recordContactQuery) and the calling instance's tasks among those it names,
+ * in one statement: the update is a CTE the tasks are joined to, so a refused credential reads no task
+ * and gives no row. Prepared: every task's every state change is a report.
+ */
+const reportContactQuery = preparedPer((db) => {
+  const beat = db
+    .$with('beat', {
+      instanceId: containerInstances.id,
+      status: containerInstances.status,
+      desiredVersion: containerInstances.desiredVersion,
+    })
+    .as(
+      sql`update ${containerInstances} set ${sql.identifier(containerInstances.lastHeartbeatAt.name)} = ${sql.placeholder('now')}::timestamptz
+        where ${containerInstances.id} = ${sql.placeholder('id')}
+          and ${containerInstances.credentialHash} = ${sql.placeholder('credentialHash')}
+          and ${containerInstances.status} <> 'INACTIVE'
+        returning ${containerInstances.id}, ${containerInstances.status}, ${containerInstances.desiredVersion}`,
+    );
+  return db
+    .with(beat)
+    .select({ status: beat.status, desiredVersion: beat.desiredVersion, task: getTableColumns(tasks) })
+    .from(beat)
+    .leftJoin(
+      tasks,
+      and(sql`${tasks.id} = any(${sql.placeholder('ids')})`, eq(tasks.containerInstanceId, beat.instanceId)),
     )
-    .prepare('agent_reported_tasks'),
-);
+    .prepare('agent_report_contact');
+});
 
 /**
  * Writes a merged report if the task is still at the version the merge read (every writer of a task
@@ -448,18 +464,28 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const claim = claimOf(req);
     const input = parseActionInput(AgentReportRequest, parseBody(req.body));
     const now = deps.clock();
-    // Its own statement, before the task transaction: that one then locks task rows only, so it cannot
-    // deadlock with StopTask (task row, then instance row).
-    const beat = await recordContact(deps.db, claim, now);
     const instance = { id: claim.instanceId };
     const log = req.log.child({ instanceId: instance.id });
-    const ids = [...new Set(input.tasks.map((t) => t.taskId))].sort();
-    // No transaction or row lock: each task is written only if its version is still the one the merge
-    // was computed from (every writer of a task bumps it), else merged again onto the fresh row. Two
-    // statements for the usual one-task report instead of four, and nothing for StopTask to wait on.
-    const rows =
-      ids.length === 0 ? [] : await reportedTasksQuery(deps.db).execute({ ids, instanceId: instance.id });
-    const byId = new Map<string, TaskRow>(rows.map((r) => [r.id, r]));
+    const ids = [...new Set(input.tasks.map((t) => t.taskId))];
+    // The contact and the task rows in one statement; it locks the instance row only (for the
+    // statement), so it cannot deadlock with StopTask (task row, then instance row). No task row is
+    // locked: each is written only if its version is still the one the merge was computed from (every
+    // writer of a task bumps it), else merged again onto the fresh row. Two statements for the usual
+    // one-task report, and nothing for StopTask to wait on.
+    const found = await reportContactQuery(deps.db).execute({
+      id: claim.instanceId,
+      credentialHash: claim.secretHash,
+      now: now.toISOString(),
+      ids,
+    });
+    const beat = found[0];
+    if (beat === undefined) {
+      await authenticateAgent(deps.db, claim);
+      throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+    }
+    const byId = new Map<string, TaskRow>(
+      found.flatMap((r) => (r.task === null ? [] : [[r.task.id, r.task] as const])),
+    );
     const transitions: { taskId: string; from: string; to: string }[] = [];
     const unknown = new Set<string>();
     const services = new Set<string>();
