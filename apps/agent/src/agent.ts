@@ -66,9 +66,6 @@ export class Agent {
   #authoritative = false;
   #stopping = false;
   #scheduled = false;
-  /** A scan of every container is under way; #rescan asks for another once it ends. */
-  #scanning = false;
-  #rescan = false;
   #flushing = false;
   #flushRetry: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
@@ -116,31 +113,13 @@ export class Agent {
     this.#lastContact = this.clock();
   }
 
-  /**
-   * Asks for a reconcile of every task soon; bursts of events collapse into one, and while a scan is
-   * under way the events it may have missed make one more scan after it, never several at once (each
-   * lists and inspects every container, and Docker answers those slowly while it starts containers).
-   */
+  /** Asks for a reconcile of every task soon; bursts of events collapse into one. */
   schedule(): void {
-    if (this.#stopping) return;
-    if (this.#scanning) {
-      this.#rescan = true;
-      return;
-    }
-    if (this.#scheduled) return;
+    if (this.#scheduled || this.#stopping) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#scanning = true;
-      this.#track(
-        this.#reconcileAll().finally(() => {
-          this.#scanning = false;
-          if (this.#rescan) {
-            this.#rescan = false;
-            this.schedule();
-          }
-        }),
-      );
+      this.#track(this.#reconcileAll());
     });
   }
 
