@@ -36,6 +36,12 @@ export interface AgentSettings extends StepSettings {
   stopTasksAfterDisconnectMs?: number;
 }
 
+/** Containers as listed, and the tick their list was asked for at. */
+interface Look {
+  observed: ObservedContainer[];
+  listedAt: number;
+}
+
 interface TaskEntry {
   desired: DesiredTask;
   record: TaskRecord;
@@ -45,6 +51,7 @@ interface TaskEntry {
 
 /** Bounded so a stuck Docker call cannot spin a task forever inside one reconcile. */
 const MAX_ROUNDS_PER_RECONCILE = 20;
+const EVENT_COALESCE_MS = 25;
 
 /**
  * The agent's I/O shell: desired tasks come from the control plane (long-poll), actual containers
@@ -60,12 +67,19 @@ export class Agent {
   readonly #acked = new Map<string, string>();
   readonly #pending = new Map<string, TaskStateReport>();
   #version = 0;
+  /**
+   * Orders container lists against actions: a full scan's list can have been taken while a task was
+   * still acting (before its create returned, say), and such a list is not used for that task.
+   */
+  #tick = 0;
+  readonly #actedAt = new Map<string, number>();
   /** When the control plane last answered (desired state or a report). */
   #lastContact: number;
   /** True once this process has the control plane's list: only then are unknown containers orphans. */
   #authoritative = false;
   #stopping = false;
   #scheduled = false;
+  #eventTimer: NodeJS.Timeout | undefined;
   #flushing = false;
   #flushRetry: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
@@ -90,7 +104,7 @@ export class Agent {
     for (const t of saved.tasks) this.#tasks.set(t.desired.taskId, { ...t, released: false });
     if (saved.tasks.length > 0)
       this.log.info({ tasks: saved.tasks.length }, 'resuming tasks from the state directory');
-    this.#unwatch = this.docker.watchEvents(() => this.schedule());
+    this.#unwatch = this.docker.watchEvents(() => this.#scheduleAfterEvent());
     this.#timers.push(setInterval(() => this.schedule(), this.settings.relistIntervalMs));
     void this.#pollDesired();
     this.schedule();
@@ -102,6 +116,7 @@ export class Agent {
     this.#abort.abort();
     this.#unwatch?.();
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#eventTimer);
     if (this.#flushRetry) clearTimeout(this.#flushRetry);
     // Brief: a Docker stop may take its full timeout, and the records already make any cut-off safe.
     await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(3000)]);
@@ -121,6 +136,18 @@ export class Agent {
       this.#scheduled = false;
       this.#track(this.#reconcileAll());
     });
+  }
+
+  /**
+   * Docker events come in bursts (each create and start of 20 tasks starting together is one), and
+   * most are the agent's own doing: one scan per EVENT_COALESCE_MS window sees them all.
+   */
+  #scheduleAfterEvent(): void {
+    if (this.#eventTimer || this.#stopping) return;
+    this.#eventTimer = setTimeout(() => {
+      this.#eventTimer = undefined;
+      this.schedule();
+    }, EVENT_COALESCE_MS);
   }
 
   #track(p: Promise<void>): void {
@@ -184,6 +211,7 @@ export class Agent {
 
   async #reconcileAll(): Promise<void> {
     let observed: ObservedContainer[];
+    const listedAt = ++this.#tick;
     try {
       observed = await this.docker.listTaskContainers(this.settings.instanceId);
     } catch (e) {
@@ -191,30 +219,63 @@ export class Agent {
       return;
     }
     const byTask = groupByTask(observed);
-    for (const taskId of this.#tasks.keys()) this.#reconcileTask(taskId, byTask.get(taskId) ?? []);
+    for (const taskId of this.#tasks.keys()) {
+      this.#reconcileTask(taskId, { observed: byTask.get(taskId) ?? [], listedAt });
+    }
     if (this.#authoritative) {
       for (const [taskId, containers] of byTask) {
-        if (!this.#tasks.has(taskId)) this.#track(this.#removeOrphans(taskId, containers));
+        if (this.#tasks.has(taskId) || this.#busy.has(taskId)) continue;
+        // Busy while it runs, so the scans that its own stops and removals cause do not repeat it.
+        this.#busy.add(taskId);
+        this.#track(
+          this.#removeOrphans(taskId, containers).finally(() => {
+            this.#busy.delete(taskId);
+            if (this.#again.delete(taskId)) this.#reconcileTask(taskId);
+          }),
+        );
       }
     }
   }
 
-  #reconcileTask(taskId: string, observed: ObservedContainer[]): void {
+  /**
+   * Runs the task's reconcile unless one is running; then it runs once more after it, on a look
+   * of its own (only that task's containers: a full scan for each would grow with the task count).
+   */
+  #reconcileTask(taskId: string, look?: Look): void {
     if (this.#busy.has(taskId)) {
       this.#again.add(taskId);
       return;
     }
     this.#busy.add(taskId);
     this.#track(
-      this.#runTask(taskId, observed).finally(() => {
+      this.#lookAndRun(taskId, look).finally(() => {
         this.#busy.delete(taskId);
-        if (this.#again.delete(taskId)) this.schedule();
+        if (this.#again.delete(taskId)) this.#reconcileTask(taskId);
       }),
     );
   }
 
-  async #runTask(taskId: string, initial: ObservedContainer[]): Promise<void> {
-    let observed = initial;
+  async #lookAndRun(taskId: string, scanned?: Look): Promise<void> {
+    // A scan's list taken while the task was still acting may not show what it created (read as
+    // "vanished": a false EssentialContainerExited) or started: then the task looks again.
+    const stale = scanned === undefined || (this.#actedAt.get(taskId) ?? 0) > scanned.listedAt;
+    const look = stale ? await this.#look(taskId) : scanned;
+    if (look) await this.#runTask(taskId, look.observed);
+  }
+
+  /** Only this task's containers. */
+  async #look(taskId: string): Promise<Look | undefined> {
+    const listedAt = ++this.#tick;
+    try {
+      return { observed: await this.docker.listTaskContainers(this.settings.instanceId, taskId), listedAt };
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'cannot list containers');
+      return undefined;
+    }
+  }
+
+  async #runTask(taskId: string, listed: ObservedContainer[]): Promise<void> {
+    let observed = listed;
     for (let round = 0; round < MAX_ROUNDS_PER_RECONCILE && !this.#stopping; round++) {
       const entry = this.#tasks.get(taskId);
       if (!entry) return;
@@ -242,6 +303,7 @@ export class Agent {
       if (entry.released && isFullyCleanedUp(entry.record, observed)) {
         this.#tasks.delete(taskId);
         this.#acked.delete(taskId);
+        this.#actedAt.delete(taskId);
         await this.#persist();
         return;
       }
@@ -250,13 +312,12 @@ export class Agent {
         return;
       }
       for (const action of out.actions) await this.#execute(entry, action, observed);
+      // Ticked once the actions are done: only a list begun after this shows what they did.
+      this.#actedAt.set(taskId, ++this.#tick);
       await this.#persist();
-      try {
-        observed = await this.docker.listTaskContainers(this.settings.instanceId, taskId);
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'cannot list containers');
-        return;
-      }
+      const look = await this.#look(taskId);
+      if (!look) return;
+      observed = look.observed;
     }
   }
 

@@ -359,4 +359,31 @@ describe('DockerController against Docker', () => {
     expect(actions).toEqual(expect.arrayContaining(['create', 'start', 'die']));
     expect((await observed(created.id)).exitCode).toBe(3);
   });
+
+  it('with the event watch live, reuses inspects yet sees changes made behind its back', async () => {
+    const taskId = newTaskId();
+    const watched = createDockerController(docker, { eventsBackoffMs: { initial: 100, max: 1000 } });
+    const seen: string[] = [];
+    stopWatchers.push(watched.watchEvents((_id, action) => seen.push(action)));
+    await new Promise((r) => setTimeout(r, 300));
+    const c = testContainer({
+      name: 'watched',
+      command: ['sleep', '60'],
+      healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ok'], interval: 1, timeout: 1, retries: 1 },
+    });
+    const created = await watched.createContainer(testTask(taskId, [c]), c, ctx);
+    await watched.startContainer(created.id);
+    const look = async () => (await watched.listTaskContainers(instanceId, taskId))[0];
+    expect((await look())?.state).toBe('running');
+    expect((await look())?.health).toBe('starting');
+    // Health changes without bosun doing anything: Docker's list shows it, and so does the next look.
+    await (await docker.getContainer(created.id).exec({ Cmd: ['touch', '/tmp/ok'] })).start({});
+    await until('healthy', async () => ((await look())?.health === 'healthy' ? true : undefined));
+    // Killed behind bosun's back: seen at once, exit code included (not a cached 'running').
+    await docker.getContainer(created.id).kill();
+    await until('die event', async () => (seen.includes('die') ? true : undefined));
+    const after = await look();
+    expect(after?.state).toBe('exited');
+    expect(after?.exitCode).toBe(137);
+  });
 });

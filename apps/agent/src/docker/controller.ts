@@ -13,6 +13,7 @@ import { dockerMessage, isDockerUnreachable, operationError, statusCodeOf } from
 import { watchDockerEvents } from './events.ts';
 import { normalizeImageRef, registryServerAddress } from './image-ref.ts';
 import { onJsonLines, streamFinished } from './json-lines.ts';
+import { type ContainerSummary, ObservationCache } from './observation-cache.ts';
 import { type InspectedContainer, isSharedNamespace, toObservedContainer } from './observe.ts';
 import {
   type CreateContext,
@@ -29,10 +30,13 @@ export interface DockerControllerOptions {
   pullInactivityTimeoutMs?: number;
   /** Reconnect back-off of the event watch. */
   eventsBackoffMs?: { initial: number; max: number };
+  /** The longest an inspect is reused while the event watch is live (see ObservationCache). */
+  observationMaxAgeMs?: number;
 }
 
 export const DEFAULT_NETWORK_IMAGE = 'bosun/busybox:latest';
 export const DEFAULT_PULL_INACTIVITY_TIMEOUT_MS = 60_000;
+export const DEFAULT_OBSERVATION_MAX_AGE_MS = 30_000;
 
 type Auth = { username: string; password: string };
 
@@ -44,6 +48,8 @@ export function createDockerController(
   const pullTimeoutMs = options.pullInactivityTimeoutMs ?? DEFAULT_PULL_INACTIVITY_TIMEOUT_MS;
   // ECS's 'once' is per agent lifetime: images this process has pulled successfully.
   const pulledOnce = new Set<string>();
+  const observations = new ObservationCache(options.observationMaxAgeMs ?? DEFAULT_OBSERVATION_MAX_AGE_MS);
+  let liveWatches = 0;
 
   async function inspect(idOrName: string): Promise<InspectedContainer> {
     return docker.getContainer(idOrName).inspect();
@@ -52,6 +58,18 @@ export function createDockerController(
   async function observe(idOrName: string): Promise<ObservedContainer> {
     const info = await inspect(idOrName);
     return toObservedContainer(info, await networkHolderOf(info));
+  }
+
+  /** A listed container's observation: the cached one while it holds, else a fresh inspect. */
+  async function observeListed(summary: ContainerSummary): Promise<ObservedContainer> {
+    const cached = observations.lookup(summary);
+    if (cached) return cached;
+    const generation = observations.generation(summary.Id);
+    const info = await inspect(summary.Id);
+    const holder = await networkHolderOf(info);
+    const observed = toObservedContainer(info, holder);
+    observations.store(observed, generation, holder?.Id);
+    return observed;
   }
 
   async function networkHolderOf(info: InspectedContainer): Promise<InspectedContainer | undefined> {
@@ -195,7 +213,8 @@ export function createDockerController(
       if (taskId !== undefined) label.push(`${LABEL.taskId}=${taskId}`);
       const summaries = await docker.listContainers({ all: true, filters: { label } });
       const task = summaries.filter((s) => s.Labels[LABEL.role] !== NETWORK_ROLE);
-      const observed = await Promise.all(task.map((s) => observe(s.Id).catch(ignoreGone)));
+      if (taskId === undefined) observations.retainOnly(new Set(summaries.map((s) => s.Id)));
+      const observed = await Promise.all(task.map((s) => observeListed(s).catch(ignoreGone)));
       return observed.filter((o): o is ObservedContainer => o !== undefined);
     } catch (err) {
       throw operationError('CannotListContainersError', err);
@@ -203,6 +222,7 @@ export function createDockerController(
   }
 
   async function startContainer(id: string): Promise<void> {
+    observations.invalidate(id);
     try {
       await startNetworkHolderOf(id);
       await docker.getContainer(id).start();
@@ -229,6 +249,7 @@ export function createDockerController(
   }
 
   async function stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    observations.invalidate(id);
     try {
       await docker.getContainer(id).stop({ t: timeoutSeconds });
     } catch (err) {
@@ -239,6 +260,7 @@ export function createDockerController(
   }
 
   async function removeContainer(id: string): Promise<void> {
+    observations.invalidate(id);
     try {
       await docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
@@ -278,7 +300,19 @@ export function createDockerController(
     stopContainer,
     removeContainer,
     removeTaskResources,
-    watchEvents: (onChange) => watchDockerEvents(docker, onChange, options.eventsBackoffMs),
+    watchEvents: (onChange) =>
+      watchDockerEvents(
+        docker,
+        (id, action) => {
+          observations.invalidate(id);
+          onChange(id, action);
+        },
+        options.eventsBackoffMs,
+        (live) => {
+          liveWatches = Math.max(0, liveWatches + (live ? 1 : -1));
+          observations.setLive(liveWatches > 0);
+        },
+      ),
   };
 }
 

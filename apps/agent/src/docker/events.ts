@@ -9,11 +9,13 @@ const DEFAULT_BACKOFF = { initial: 500, max: 30_000 };
  * breaks (daemon restart, socket error). On reconnect it asks for events since the last one seen, so
  * a short outage loses nothing; a repeated event only causes one more relist downstream.
  * Healthcheck runs show up as exec_* events every interval: they carry no state and are dropped.
+ * `onLive` says when the stream is connected, and so when no change can pass unseen.
  */
 export function watchDockerEvents(
   docker: Dockerode,
   onChange: (containerId: string, action: string) => void,
   backoff: { initial: number; max: number } = DEFAULT_BACKOFF,
+  onLive: (live: boolean) => void = () => {},
 ): () => void {
   let stopped = false;
   let stream: NodeJS.ReadableStream | undefined;
@@ -38,11 +40,13 @@ export function watchDockerEvents(
       });
       if (stopped) return destroy(s);
       stream = s;
+      onLive(true);
       onJsonLines(s, handle);
       await streamFinished(s);
     } catch {
       // Docker unreachable or the stream broke: the reconnect below covers both.
     }
+    if (stream) onLive(false);
     stream = undefined;
     if (stopped) return;
     timer = setTimeout(() => void connect(), delay);
@@ -53,7 +57,12 @@ export function watchDockerEvents(
   return () => {
     stopped = true;
     clearTimeout(timer);
-    if (stream) destroy(stream);
+    const s = stream;
+    stream = undefined;
+    if (s) {
+      onLive(false);
+      destroy(s);
+    }
   };
 }
 
