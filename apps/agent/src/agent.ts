@@ -29,6 +29,8 @@ export interface AgentSettings extends StepSettings {
   longPollSeconds: number;
   /** Test hook for the fault suite: exit hard right after a container is created, before recording it. */
   crashAfterCreate?: boolean;
+  /** Test hook: each full scan holds its list this long before using it, as a scan slowed by load. */
+  scanDelayMs?: number;
   /**
    * Stop every task once the control plane has been unreachable this long; 0 (the default) never
    * does, so a control-plane outage is never a self-inflicted task outage.
@@ -218,6 +220,7 @@ export class Agent {
       this.log.warn({ err: (e as Error).message }, 'cannot list containers; Docker unreachable?');
       return;
     }
+    if (this.settings.scanDelayMs) await sleep(this.settings.scanDelayMs);
     const byTask = groupByTask(observed);
     for (const taskId of this.#tasks.keys()) {
       this.#reconcileTask(taskId, { observed: byTask.get(taskId) ?? [], listedAt });

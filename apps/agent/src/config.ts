@@ -44,6 +44,8 @@ const AgentConfigSchema = z.object({
   BOSUN_LONG_POLL_SECONDS: z._default(num(1, 120), 20),
   /** Fault-suite hook: exit hard between creating a container and recording it. Never set in production. */
   BOSUN_AGENT_CRASH_AFTER_CREATE: z._default(z.enum(['0', '1']), '0'),
+  /** Test hook: hold each full container scan's list this long before using it (a slow scan). */
+  BOSUN_AGENT_TEST_SCAN_DELAY_MS: z._default(num(0, 60_000), 0),
   /** Stop all tasks after this long without the control plane; 0 = never (the default). */
   BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS: z._default(num(0), 0),
 });
@@ -69,6 +71,7 @@ export interface AgentConfig {
   relistIntervalMs: number;
   longPollSeconds: number;
   crashAfterCreate: boolean;
+  scanDelayMs: number;
   stopTasksAfterDisconnectMs: number;
 }
 
@@ -106,6 +109,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     relistIntervalMs: c.BOSUN_RELIST_INTERVAL_SECONDS * 1000,
     longPollSeconds: c.BOSUN_LONG_POLL_SECONDS,
     crashAfterCreate: c.BOSUN_AGENT_CRASH_AFTER_CREATE === '1',
+    scanDelayMs: c.BOSUN_AGENT_TEST_SCAN_DELAY_MS,
     stopTasksAfterDisconnectMs: c.BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS * 1000,
   };
 }

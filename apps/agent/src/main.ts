@@ -66,6 +66,7 @@ async function main() {
       relistIntervalMs: config.relistIntervalMs,
       longPollSeconds: config.longPollSeconds,
       crashAfterCreate: config.crashAfterCreate,
+      scanDelayMs: config.scanDelayMs,
       stopTasksAfterDisconnectMs: config.stopTasksAfterDisconnectMs,
     },
   );

@@ -114,4 +114,24 @@ describe('tasks on real Docker through the aws CLI', () => {
     await stack.aws('stop-task', '--task', webArn);
     await stack.waitForTask(webArn, (t) => t.lastStatus === 'STOPPED', 30_000);
   }, 90_000);
+
+  it('keeps tasks that start while a slow container scan is in flight (a stale list is not a vanished container)', async () => {
+    // Each full scan holds its list 500 ms, as one slowed by load does: tasks create and start their
+    // containers meanwhile, and that list, which does not show them, must not stop them.
+    await stack.restartAgent('SIGTERM', { BOSUN_AGENT_TEST_SCAN_DELAY_MS: '500' });
+    await stack.registerBusybox('slow-scan');
+    const out = (await stack.aws('run-task', '--task-definition', 'slow-scan', '--count', '4')) as {
+      tasks: { taskArn: string }[];
+    };
+    const arns = out.tasks.map((t) => t.taskArn);
+    expect(arns).toHaveLength(4);
+    for (const arn of arns) await stack.waitForTask(arn, (t) => t.lastStatus === 'RUNNING');
+    await sleep(3000);
+    for (const arn of arns) {
+      const task = await stack.describeTask(arn);
+      expect([task.lastStatus, task.stopCode, task.stoppedReason]).toEqual(['RUNNING', undefined, undefined]);
+    }
+    for (const arn of arns) await stack.aws('stop-task', '--task', arn);
+    await stack.restartAgent('SIGTERM');
+  }, 90_000);
 });
