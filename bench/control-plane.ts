@@ -12,7 +12,6 @@
  *
  *   node --import tsx bench/control-plane.ts [--smoke] [--processes N]   (N control-plane processes, default 1)
  */
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
@@ -21,6 +20,7 @@ import {
   type ControlPlane,
   Ecs,
   log,
+  machineCpu,
   main,
   masterKeyOf,
   median,
@@ -157,7 +157,7 @@ main(async () => {
     // What the load generator (this process: the hollow fleet and the callers) and the whole machine
     // spent meanwhile: on two cores they share with what they measure, saturation must be visible.
     const selfCpu0 = process.cpuUsage();
-    const machine0 = machineTicks();
+    const stopMachine = machineCpu();
     const stopRedis = namedCpu(['redis-server']);
     const before = { ...fleet.counters };
     const t0 = performance.now();
@@ -170,7 +170,7 @@ main(async () => {
     const load = samplers.map((s) => s.stop());
     const pg = stopPg();
     const selfCpu = process.cpuUsage(selfCpu0);
-    const machine1 = machineTicks();
+    const machine = stopMachine();
     const redis = stopRedis();
     const window = (performance.now() - t0) / 1000;
     const during = {
@@ -227,9 +227,7 @@ main(async () => {
       },
       {
         metric: 'load generator / whole machine CPU during the run',
-        value: `${num(((selfCpu.user + selfCpu.system) / 1e6 / window) * 100)} % / ${num(
-          (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
-        )} %`,
+        value: `${num(((selfCpu.user + selfCpu.system) / 1e6 / window) * 100)} % / ${num(machine.busyPercent)} %`,
         note: `the hollow fleet and the callers (this process), of one core; the machine: busy share of all ${cpus().length} cores`,
       },
       {
@@ -287,16 +285,3 @@ main(async () => {
     await stopFleet();
   }
 });
-
-/** Busy and total jiffies of all CPUs, from /proc/stat's first line. */
-function machineTicks(): { busy: number; total: number } {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  // idle + iowait
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
-}

@@ -268,6 +268,22 @@ export class ProcessSampler {
   }
 }
 
+/** The busy share (percent) of all CPUs between start() and the returned stop(), from /proc/stat. */
+export function machineCpu(): () => { busyPercent: number } {
+  const ticks = () => {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1);
+    const all = fields.map(Number);
+    const total = all.reduce((a, b) => a + b, 0);
+    // idle + iowait
+    return { busy: total - (all[3] ?? 0) - (all[4] ?? 0), total };
+  };
+  const before = ticks();
+  return () => {
+    const after = ticks();
+    return { busyPercent: (100 * (after.busy - before.busy)) / Math.max(1, after.total - before.total) };
+  };
+}
+
 /** Pids whose /proc/<pid>/comm is one of `names` (e.g. postgres, redis-server). */
 export function pidsNamed(names: readonly string[]): number[] {
   const out: number[] = [];

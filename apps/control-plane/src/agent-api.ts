@@ -14,11 +14,11 @@ import {
   ServerError,
   type TaskDefinitionSpec,
 } from '@bosun/model';
-import { and, asc, eq, getTableColumns, isNull, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SecretBox } from './auth/secret-box.ts';
-import type { Db } from './db/client.ts';
+import type { Db, Tx } from './db/client.ts';
 import { preparedPer } from './db/prepared.ts';
 import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from './db/schema/index.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
@@ -238,17 +238,15 @@ async function authenticateAgent(db: Db, claim: AgentClaim): Promise<ContainerIn
 }
 
 /**
- * Records a contact; hostname and versionInfo change only when given (null keeps the stored one), so
- * heartbeats with and without them share one prepared statement.
+ * A contact: authenticates and records it in one statement, since there are hundreds of hosts doing it
+ * every few seconds. The credential is compared in SQL: what an attacker controls is the secret, and
+ * timing reveals at most how much of its sha256 matches, which does not help find a secret. `changes`
+ * are further columns to set (a heartbeat's hostname and versionInfo).
  */
-const recordContactQuery = preparedPer((db) =>
-  db
+function contactUpdate(db: Tx, changes: Partial<Record<'hostname' | 'versionInfo', SQL>> = {}) {
+  return db
     .update(containerInstances)
-    .set({
-      lastHeartbeatAt: sql`${sql.placeholder('now')}::timestamptz`,
-      hostname: sql`coalesce(${sql.placeholder('hostname')}::text, ${containerInstances.hostname})`,
-      versionInfo: sql`coalesce(${sql.placeholder('versionInfo')}::text::jsonb, ${containerInstances.versionInfo})`,
-    })
+    .set({ lastHeartbeatAt: sql`${sql.placeholder('now')}::timestamptz`, ...changes })
     .where(
       and(
         eq(containerInstances.id, sql.placeholder('id')),
@@ -256,16 +254,37 @@ const recordContactQuery = preparedPer((db) =>
         ne(containerInstances.status, 'INACTIVE'),
       ),
     )
-    .returning({ status: containerInstances.status, desiredVersion: containerInstances.desiredVersion })
-    .prepare('agent_record_contact'),
-);
+    .returning({
+      instanceId: containerInstances.id,
+      status: containerInstances.status,
+      desiredVersion: containerInstances.desiredVersion,
+    });
+}
 
 /**
- * A heartbeat (or a report, which is one too): authenticates and records the contact in one
- * statement, since there are hundreds of hosts doing it every few seconds. The credential is compared
- * in SQL here: what an attacker controls is the secret, and timing reveals at most how much of its
- * sha256 matches, which does not help find a secret. Only a refusal reads the row again, to say why.
+ * A heartbeat's contact; hostname and versionInfo change only when given (null keeps the stored one),
+ * so heartbeats with and without them share one prepared statement.
  */
+const recordContactQuery = preparedPer((db) =>
+  contactUpdate(db, {
+    hostname: sql`coalesce(${sql.placeholder('hostname')}::text, ${containerInstances.hostname})`,
+    versionInfo: sql`coalesce(${sql.placeholder('versionInfo')}::text::jsonb, ${containerInstances.versionInfo})`,
+  }).prepare('agent_record_contact'),
+);
+
+const contactParams = (claim: AgentClaim, now: Date) => ({
+  id: claim.instanceId,
+  credentialHash: claim.secretHash,
+  now: now.toISOString(),
+});
+
+/** A contact matched no row: reads the instance to say why (checkClaim throws), else refuses all the same. */
+async function refuseContact(db: Db, claim: AgentClaim): Promise<never> {
+  await authenticateAgent(db, claim);
+  // Deregistered between the two reads, or the like.
+  throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+}
+
 async function recordContact(
   db: Db,
   claim: AgentClaim,
@@ -273,37 +292,20 @@ async function recordContact(
   changes: { hostname?: string; versionInfo?: ContainerInstanceRow['versionInfo'] } = {},
 ): Promise<{ status: ContainerInstanceRow['status']; desiredVersion: number }> {
   const [beat] = await recordContactQuery(db).execute({
-    id: claim.instanceId,
-    credentialHash: claim.secretHash,
-    now: now.toISOString(),
+    ...contactParams(claim, now),
     hostname: changes.hostname ?? null,
     versionInfo: changes.versionInfo ? JSON.stringify(changes.versionInfo) : null,
   });
-  if (beat) return beat;
-  await authenticateAgent(db, claim);
-  // Deregistered between the two reads, or the like: refuse all the same.
-  throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+  return beat ?? refuseContact(db, claim);
 }
 
 /**
- * A report's contact (as recordContactQuery) and the calling instance's tasks among those it names,
- * in one statement: the update is a CTE the tasks are joined to, so a refused credential reads no task
- * and gives no row. Prepared: every task's every state change is a report.
+ * A report's contact and the calling instance's tasks among those it names, in one statement: the
+ * contact is a CTE the tasks are joined to, so a refused credential reads no task and gives no row.
+ * Prepared: every task's every state change is a report.
  */
 const reportContactQuery = preparedPer((db) => {
-  const beat = db
-    .$with('beat', {
-      instanceId: containerInstances.id,
-      status: containerInstances.status,
-      desiredVersion: containerInstances.desiredVersion,
-    })
-    .as(
-      sql`update ${containerInstances} set ${sql.identifier(containerInstances.lastHeartbeatAt.name)} = ${sql.placeholder('now')}::timestamptz
-        where ${containerInstances.id} = ${sql.placeholder('id')}
-          and ${containerInstances.credentialHash} = ${sql.placeholder('credentialHash')}
-          and ${containerInstances.status} <> 'INACTIVE'
-        returning ${containerInstances.id}, ${containerInstances.status}, ${containerInstances.desiredVersion}`,
-    );
+  const beat = db.$with('beat').as(contactUpdate(db));
   return db
     .with(beat)
     .select({ status: beat.status, desiredVersion: beat.desiredVersion, task: getTableColumns(tasks) })
@@ -472,17 +474,8 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     // locked: each is written only if its version is still the one the merge was computed from (every
     // writer of a task bumps it), else merged again onto the fresh row. Two statements for the usual
     // one-task report, and nothing for StopTask to wait on.
-    const found = await reportContactQuery(deps.db).execute({
-      id: claim.instanceId,
-      credentialHash: claim.secretHash,
-      now: now.toISOString(),
-      ids,
-    });
-    const beat = found[0];
-    if (beat === undefined) {
-      await authenticateAgent(deps.db, claim);
-      throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
-    }
+    const found = await reportContactQuery(deps.db).execute({ ...contactParams(claim, now), ids });
+    const beat = found[0] ?? (await refuseContact(deps.db, claim));
     const byId = new Map<string, TaskRow>(
       found.flatMap((r) => (r.task === null ? [] : [[r.task.id, r.task] as const])),
     );

@@ -30,13 +30,12 @@ export interface DockerControllerOptions {
   pullInactivityTimeoutMs?: number;
   /** Reconnect back-off of the event watch. */
   eventsBackoffMs?: { initial: number; max: number };
-  /** The longest an inspect is reused while the event watch is live (see ObservationCache). */
-  observationMaxAgeMs?: number;
 }
 
 export const DEFAULT_NETWORK_IMAGE = 'bosun/busybox:latest';
 export const DEFAULT_PULL_INACTIVITY_TIMEOUT_MS = 60_000;
-export const DEFAULT_OBSERVATION_MAX_AGE_MS = 30_000;
+/** The longest an inspect is reused while the event watch is live (see ObservationCache). */
+const OBSERVATION_MAX_AGE_MS = 30_000;
 
 type Auth = { username: string; password: string };
 
@@ -48,7 +47,7 @@ export function createDockerController(
   const pullTimeoutMs = options.pullInactivityTimeoutMs ?? DEFAULT_PULL_INACTIVITY_TIMEOUT_MS;
   // ECS's 'once' is per agent lifetime: images this process has pulled successfully.
   const pulledOnce = new Set<string>();
-  const observations = new ObservationCache(options.observationMaxAgeMs ?? DEFAULT_OBSERVATION_MAX_AGE_MS);
+  const observations = new ObservationCache(OBSERVATION_MAX_AGE_MS);
   let liveWatches = 0;
 
   async function inspect(idOrName: string): Promise<InspectedContainer> {
