@@ -514,6 +514,29 @@ describe('ListTasks and DescribeTasks', () => {
     ]);
   });
 
+  it('does not describe or stop a task through another cluster', async () => {
+    await cluster('mine');
+    await cluster('theirs');
+    await registerAgent(cp, { cluster: 'mine' });
+    await taskDefinition('owned');
+    const run = await cp.ecs.send(new RunTaskCommand({ cluster: 'mine', taskDefinition: 'owned' }));
+    const taskId = run.tasks?.[0]?.taskArn?.split('/').pop() ?? '';
+    expect(taskId).toMatch(/^[0-9a-f]{32}$/);
+
+    const described = await cp.ecs.send(new DescribeTasksCommand({ cluster: 'theirs', tasks: [taskId] }));
+    expect(described.tasks).toEqual([]);
+    expect(described.failures).toEqual([
+      { arn: `arn:aws:ecs:local:000000000000:task/theirs/${taskId}`, reason: 'MISSING' },
+    ]);
+    await expect(cp.ecs.send(new StopTaskCommand({ cluster: 'theirs', task: taskId }))).rejects.toMatchObject(
+      {
+        name: 'InvalidParameterException',
+      },
+    );
+    const mine = await cp.ecs.send(new DescribeTasksCommand({ cluster: 'mine', tasks: [taskId] }));
+    expect(mine.tasks?.[0]?.desiredStatus).toBe('RUNNING');
+  });
+
   it('returns tags given to RunTask', async () => {
     await cluster('tagged');
     await registerAgent(cp, { cluster: 'tagged' });

@@ -37,22 +37,25 @@ export function taskIdFromRef(scope: ArnScope, clusterName: string, ref: string)
   return id !== undefined && TASK_ID_RE.test(id) ? id : undefined;
 }
 
+/**
+ * By primary key only, the cluster checked on the rows: with `cluster_id = $1` in the statement, a
+ * generic plan made while the table was small (a fresh cluster: Postgres switches a prepared statement
+ * to its generic plan after five runs and keeps it until the next ANALYZE) scanned the cluster's every
+ * task through tasks_cluster_desired — 2.9 ms for each RunTask answer at 10,000 tasks, a third of
+ * Postgres's time in bench/control-plane.ts. With the key alone every plan is the key's index.
+ */
 const tasksByIdQuery = preparedPer((tx) =>
   tx
     .select()
     .from(tasks)
-    .where(
-      and(
-        eq(tasks.clusterId, sql.placeholder('clusterId')),
-        sql`${tasks.id} = any(${sql.placeholder('ids')})`,
-      ),
-    )
+    .where(sql`${tasks.id} = any(${sql.placeholder('ids')})`)
     .prepare('tasks_by_id'),
 );
 
 export async function findTasks(tx: Tx, clusterId: string, ids: readonly string[]): Promise<TaskRow[]> {
   if (ids.length === 0) return [];
-  return tasksByIdQuery(tx).execute({ clusterId, ids: [...ids] });
+  const rows = await tasksByIdQuery(tx).execute({ ids: [...ids] });
+  return rows.filter((row) => row.clusterId === clusterId);
 }
 
 /** The columns describeTask shows: fewer to send, parse and map than the whole row. */
@@ -95,14 +98,16 @@ const timestampKeys = Object.entries(taskViewColumns).flatMap(([key, column]) =>
  * DescribeTasks' time (json_agg of a row costs Postgres less than json_build_object).
  */
 const clusterTasksQuery = preparedPer((tx) => {
+  // By primary key, not correlated with the cluster (checked on the rows), as in tasksByIdQuery.
   const found = tx
-    .select(
-      Object.fromEntries(
+    .select({
+      ...Object.fromEntries(
         Object.entries(taskViewColumns).map(([key, column]) => [key, sql`${column}`.as(key)]),
       ),
-    )
+      clusterId: sql`${tasks.clusterId}`.as('clusterId'),
+    })
     .from(tasks)
-    .where(and(eq(tasks.clusterId, clusters.id), sql`${tasks.id} = any(${sql.placeholder('ids')})`));
+    .where(sql`${tasks.id} = any(${sql.placeholder('ids')})`);
   return tx
     .select({
       cluster: clusterRefColumns,
@@ -120,9 +125,10 @@ export async function findClusterTasks(
   ids: readonly string[],
 ): Promise<{ cluster: ClusterRef | undefined; tasks: TaskView[] }> {
   const [row] = await clusterTasksQuery(tx).execute({ name: clusterName, ids });
-  const found = row?.tasks ?? [];
+  const found = (row?.tasks ?? []).filter((task) => task.clusterId === row?.cluster.id);
   // JSON has timestamps as ISO 8601 text (with the offset), where the rows had Dates.
   for (const task of found) {
+    delete task.clusterId;
     for (const key of timestampKeys) {
       const at = task[key];
       if (at !== null) task[key] = new Date(at as string);
@@ -288,12 +294,15 @@ export async function requestTaskStops(
 ): Promise<{ rows: TaskRow[]; stopped: string[]; instanceIds: string[] }> {
   if (stops.length === 0) return { rows: [], stopped: [], instanceIds: [] };
   const byId = new Map(stops.map((s) => [s.taskId, s]));
-  const current = await tx
+  // By primary key, the cluster checked on the rows (see tasksByIdQuery); a row of another cluster
+  // (a StopTask naming the wrong cluster) is locked until the commit, never written.
+  const locked = await tx
     .select()
     .from(tasks)
-    .where(and(eq(tasks.clusterId, clusterId), inArray(tasks.id, [...byId.keys()])))
+    .where(inArray(tasks.id, [...byId.keys()]))
     .orderBy(asc(tasks.id))
     .for('update');
+  const current = locked.filter((row) => row.clusterId === clusterId);
   const rows: TaskRow[] = [];
   const stopped: string[] = [];
   const instanceIds = new Set<string>();
