@@ -1,13 +1,14 @@
 /**
  * Hollow nodes: many simulated hosts in one process, speaking the agent protocol without Docker
  * (packages/model/AGENT-PROTOCOL.md). Each registers with a join token, heartbeats every
- * heartbeatIntervalSeconds (spread evenly), keeps a long-poll on /agent/v1/desired open, and reports
- * RUNNING for every task it is given. One keep-alive undici Pool per control-plane endpoint carries
- * all of them.
+ * heartbeatIntervalSeconds (spread evenly; skipped, as by the agent, when a report went in within
+ * the interval), keeps a long-poll on /agent/v1/desired open, and reports RUNNING for every task it
+ * is given. One keep-alive undici Pool per control-plane endpoint carries all of them.
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { heartbeatWaitMs } from '../apps/agent/src/control-plane-client.ts';
 
 interface DesiredTask {
   taskId: string;
@@ -30,6 +31,8 @@ interface Host {
   pool: Pool;
   version: number;
   reported: Set<string>;
+  /** When (performance.now()) the control plane last accepted a report from this host. */
+  reportedAt: number | undefined;
 }
 
 export class HollowFleet {
@@ -94,6 +97,7 @@ export class HollowFleet {
           pool,
           version: -1,
           reported: new Set(),
+          reportedAt: undefined,
         });
       }
     };
@@ -133,6 +137,14 @@ export class HollowFleet {
     });
     let due = performance.now();
     while (!this.stopped) {
+      // As the agent does (heartbeatWaitMs): an accepted report is a heartbeat, so none goes while
+      // reports keep coming.
+      const reportedLately = heartbeatWaitMs(host.reportedAt, performance.now(), this.o.heartbeatMs);
+      if (reportedLately > 0) {
+        due = performance.now() + reportedLately;
+        await sleep(reportedLately, undefined, { signal: this.abort.signal }).catch(() => {});
+        continue;
+      }
       try {
         const res = await host.pool.request({
           method: 'POST',
@@ -204,6 +216,7 @@ export class HollowFleet {
     if (res.statusCode !== 200) throw new Error(`report ${res.statusCode} ${text.slice(0, 200)}`);
     this.counters.reports += 1;
     const at = performance.now();
+    host.reportedAt = at;
     for (const t of fresh) {
       host.reported.add(t.taskId);
       this.runningAt.set(t.taskId, at);

@@ -22,10 +22,21 @@ export class ControlPlaneError extends Error {
   }
 }
 
+/**
+ * How long the heartbeat loop may still wait: a report the control plane accepted is a heartbeat too
+ * (AGENT-PROTOCOL.md), so a busy agent sends none of its own and the control plane has a request less
+ * per interval from every host that is starting or stopping tasks. 0 = send one now.
+ */
+export function heartbeatWaitMs(lastReportAt: number | undefined, now: number, intervalMs: number): number {
+  return lastReportAt === undefined ? 0 : Math.max(0, lastReportAt + intervalMs - now);
+}
+
 /** The agent's only line to the control plane: outbound HTTP requests. */
 export class ControlPlaneClient {
   /** Keep-alive connections, as fetch had: the long-poll, heartbeats and reports reuse them. */
   #agent: http.Agent | undefined;
+  /** When (Date.now()) the control plane last accepted a report. */
+  lastReportAt: number | undefined;
 
   constructor(
     private readonly baseUrl: string,
@@ -59,8 +70,10 @@ export class ControlPlaneClient {
   }
 
   /** Sends the last state of some tasks; also counts as a heartbeat. */
-  report(body: AgentReportRequest): Promise<unknown> {
-    return this.#post('/agent/v1/report', body);
+  async report(body: AgentReportRequest): Promise<unknown> {
+    const answer = await this.#post('/agent/v1/report', body);
+    this.lastReportAt = Date.now();
+    return answer;
   }
 
   #post(path: string, body: unknown): Promise<unknown> {

@@ -3,7 +3,7 @@ import Docker from 'dockerode';
 import { type Logger, pino } from 'pino';
 import { Agent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
-import { ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
+import { ControlPlaneClient, ControlPlaneError, heartbeatWaitMs } from './control-plane-client.ts';
 import { createDockerController } from './docker/controller.ts';
 import { type DockerInfo, describeHost } from './host.ts';
 import { StateStore } from './state-store.ts';
@@ -11,7 +11,7 @@ import { TaskStore } from './task-store.ts';
 
 /**
  * Start-up: make sure this host is registered, start the task reconcile loop (agent.ts), then
- * heartbeat. Losing the control plane never stops the agent or its tasks; it keeps trying with a
+ * heartbeat (skipped while accepted reports keep coming: each is a heartbeat too). Losing the control plane never stops the agent or its tasks; it keeps trying with a
  * capped back-off. SIGTERM stops the agent only: containers keep running and are adopted next start.
  */
 async function main() {
@@ -83,10 +83,18 @@ async function main() {
 
   let failures = 0;
   let intervalMs = 2000;
+  // The first heartbeat always goes: it carries this start's hostname and versionInfo.
+  let beaten = false;
   while (!stopping) {
+    const wait = heartbeatWaitMs(client.lastReportAt, Date.now(), intervalMs);
+    if (beaten && failures === 0 && wait > 0) {
+      await sleep(wait);
+      continue;
+    }
     try {
       const beat = await client.heartbeat({ hostname: host.hostname, versionInfo: host.versionInfo });
       intervalMs = beat.heartbeatIntervalSeconds * 1000;
+      beaten = true;
       agent.noteContact();
       if (failures > 0) log.info('control plane reachable again');
       failures = 0;

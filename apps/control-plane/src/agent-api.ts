@@ -212,7 +212,10 @@ function claimOf(req: FastifyRequest): AgentClaim {
   return { instanceId, secretHash: hashSecret(secret) };
 }
 
-function checkClaim(row: ContainerInstanceRow | undefined, claim: AgentClaim): ContainerInstanceRow {
+/** What authenticating an agent reads of its instance; the long-poll also needs the version. */
+type InstanceClaimRow = Pick<ContainerInstanceRow, 'credentialHash' | 'status' | 'desiredVersion'>;
+
+function checkClaim(row: InstanceClaimRow | undefined, claim: AgentClaim): InstanceClaimRow {
   const expected = Buffer.from(row?.credentialHash ?? '', 'utf8');
   const actual = Buffer.from(claim.secretHash, 'utf8');
   if (!row || expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
@@ -224,15 +227,20 @@ function checkClaim(row: ContainerInstanceRow | undefined, claim: AgentClaim): C
   return row;
 }
 
+/** Every long-poll runs it; three columns, where the whole row carried attributes and versionInfo to parse. */
 const instanceByIdQuery = preparedPer((db) =>
   db
-    .select()
+    .select({
+      credentialHash: containerInstances.credentialHash,
+      status: containerInstances.status,
+      desiredVersion: containerInstances.desiredVersion,
+    })
     .from(containerInstances)
     .where(eq(containerInstances.id, sql.placeholder('id')))
     .prepare('agent_instance'),
 );
 
-async function authenticateAgent(db: Db, claim: AgentClaim): Promise<ContainerInstanceRow> {
+async function authenticateAgent(db: Db, claim: AgentClaim): Promise<InstanceClaimRow> {
   const [row] = await instanceByIdQuery(db).execute({ id: claim.instanceId });
   return checkClaim(row, claim);
 }
