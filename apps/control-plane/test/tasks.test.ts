@@ -381,6 +381,50 @@ describe('placement decisions and their failures', () => {
     ).toEqual(['22', '8080']);
   });
 
+  it('stores each placed task whole: its overrides, containers, reservations and the columns left to defaults', async () => {
+    await cluster('stored');
+    const agent = await registerAgent(cp, { cluster: 'stored' });
+    await taskDefinition('kept', { portMappings: [{ containerPort: 80, hostPort: 8081 }] });
+    const run = await cp.ecs.send(
+      new RunTaskCommand({
+        cluster: 'stored',
+        taskDefinition: 'kept',
+        startedBy: 'me',
+        overrides: { containerOverrides: [{ name: 'app', command: ['echo', 'quoted "x"'] }] },
+      }),
+    );
+    const id = run.tasks?.[0]?.taskArn?.split('/').pop() ?? '';
+    const [row] = await cp.database.sql`select * from tasks where id = ${id}`;
+    expect(row).toMatchObject({
+      container_instance_id: agent.id,
+      family: 'kept',
+      group: 'family:kept',
+      started_by: 'me',
+      service_id: null,
+      launch_type: 'EC2',
+      last_status: 'PROVISIONING',
+      desired_status: 'RUNNING',
+      health_status: 'UNKNOWN',
+      version: 1,
+      reserved_cpu: 128,
+      reserved_memory: 128,
+      reserved_ports: ['tcp:8081'],
+      overrides: { containerOverrides: [{ name: 'app', command: ['echo', 'quoted "x"'] }] },
+      containers: [
+        {
+          name: 'app',
+          image: 'nginx:1.27',
+          cpu: 128,
+          memory: 128,
+          lastStatus: 'PENDING',
+          networkBindings: [],
+        },
+      ],
+    });
+    expect(Date.now() - new Date(row?.created_at).getTime()).toBeLessThan(60_000);
+    expect(row?.updated_at).toEqual(row?.created_at);
+  });
+
   it('skips an instance whose agent stopped heartbeating: AGENT', async () => {
     await cluster('stale');
     const agent = await registerAgent(cp, { cluster: 'stale' });

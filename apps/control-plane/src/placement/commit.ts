@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type ArnScope, arns, type TagPair, type TaskDefinitionSpec } from '@bosun/model';
 import type { TaskRequirements } from '@bosun/scheduler';
 import type { Tx } from '../db/client.ts';
+import { insertRowsAsJson } from '../db/insert-json.ts';
 import { type ContainerOverride, type TaskContainer, tasks } from '../db/schema/index.ts';
 import { putTagsOfMany } from '../repositories/tags.ts';
 import { type InstanceSnapshot, loadSnapshot, type SnapshotOptions } from './candidates.ts';
@@ -150,7 +151,7 @@ export async function insertPlacedTasks(
     createdAt: now,
     updatedAt: now,
   }));
-  await tx.insert(tasks).values(rows);
+  await insertRowsAsJson(tx, tasks, rows);
   await putTagsOfMany(
     tx,
     rows.map((row, i) => ({
