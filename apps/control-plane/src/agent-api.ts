@@ -362,9 +362,24 @@ function writeTaskPatch(db: Db, row: TaskRow, patch: TaskPatch, now: Date): Prom
 /** A task written by others this many times while one report merges into it is not normal; the agent retries. */
 const MAX_REPORT_RETRIES = 10;
 
+/** How long an answer may stand in for the next long-poll's check (see `answered`). */
+const ANSWER_STANDS_MS = 10_000;
+
 export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void {
   // Long-polls in flight, answered at once when the server closes so shutdown does not wait for them.
   const polls = new Set<AbortController>();
+  /**
+   * The last answer this process gave each agent: its version, the credential that was checked, and
+   * the instance channel's mark taken before the answer's read. An agent's next long-poll, right after
+   * it, asks `after` that version; when the mark is unchanged no change was published since that read,
+   * so the poll need not read Postgres to know it must wait — a statement less per task placed. A
+   * commit the read missed publishes after it, which moves the mark or wakes the waiting poll. One
+   * entry per agent this process has answered.
+   */
+  const answered = new Map<
+    string,
+    { secretHash: string; version: number; mark: string; checkedAt: number }
+  >();
   app.addHook('preClose', async () => {
     for (const poll of polls) poll.abort();
   });
@@ -455,11 +470,35 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     try {
       // Listening before the one read that both authenticates and tells the version, so a change
       // committed after that read still wakes this poll; the tasks are read only to answer.
-      await deps.notifier.waitFor(channels.instance(claim.instanceId), waitMs, gone.signal, async () => {
+      const channel = channels.instance(claim.instanceId);
+      // When Postgres last vouched for the credential: an answer passes on the time of the check it
+      // relied on, so Postgres checks a long-polling agent at least every ANSWER_STANDS_MS.
+      let checkedAt = Date.now();
+      await deps.notifier.waitFor(channel, waitMs, gone.signal, async () => {
+        const last = answered.get(claim.instanceId);
+        if (
+          last !== undefined &&
+          last.version === query.after &&
+          last.secretHash === claim.secretHash &&
+          last.mark === deps.notifier.mark(channel) &&
+          Date.now() - last.checkedAt < ANSWER_STANDS_MS
+        ) {
+          checkedAt = last.checkedAt;
+          return false;
+        }
         const instance = await authenticateAgent(deps.db, claim);
+        checkedAt = Date.now();
         return query.after === undefined || instance.desiredVersion > query.after;
       });
-      return reply.send(await desiredState(deps.db, deps.scope, deps.secretBox, claim.instanceId));
+      const mark = deps.notifier.mark(channel);
+      const state = await desiredState(deps.db, deps.scope, deps.secretBox, claim.instanceId);
+      answered.set(claim.instanceId, {
+        secretHash: claim.secretHash,
+        version: state.version,
+        mark,
+        checkedAt,
+      });
+      return reply.send(state);
     } finally {
       polls.delete(gone);
     }

@@ -1,14 +1,16 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 
+const INSTANCE_PREFIX = 'bosun:instance:';
+
 /** Redis channels; the instance one is part of the agent protocol's design (packages/model/AGENT-PROTOCOL.md). */
 export const channels = {
   /** Published after every commit that changes what an instance should run. */
-  instance: (instanceId: string) => `bosun:instance:${instanceId}`,
+  instance: (instanceId: string) => `${INSTANCE_PREFIX}${instanceId}`,
   /** Published after the placement worker commits a request's outcome. */
   placement: (requestId: string) => `bosun:placement:${requestId}`,
 };
-const PATTERNS = ['bosun:instance:*', 'bosun:placement:*'];
+const PATTERNS = [`${INSTANCE_PREFIX}*`, 'bosun:placement:*'];
 
 type Waiter = () => void;
 
@@ -24,13 +26,22 @@ type Waiter = () => void;
 export class Notifier {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly ready: Promise<unknown>;
+  /** Messages received per instance channel (one entry per instance), see `mark`. */
+  private readonly received = new Map<string, number>();
+  /** Bumped at every (re)connection of the subscriber: messages may have been lost in between. */
+  private connection = 0;
 
   constructor(
     private readonly subscriber: Redis,
     private readonly publisher: Redis,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.subscriber.on('ready', () => {
+      this.connection += 1;
+    });
     this.subscriber.on('pmessage', (_pattern: string, channel: string) => {
+      if (channel.startsWith(INSTANCE_PREFIX))
+        this.received.set(channel, (this.received.get(channel) ?? 0) + 1);
       const set = this.waiters.get(channel);
       if (set === undefined) return;
       for (const wake of [...set]) wake();
@@ -38,6 +49,14 @@ export class Notifier {
     this.ready = this.subscriber.psubscribe(...PATTERNS);
     // ioredis re-subscribes on reconnect by itself; an early failure shows up in waitUntilReady.
     this.ready.catch((err: unknown) => this.log.error({ err }, 'redis subscription failed'));
+  }
+
+  /**
+   * Where an instance channel's messages stand: two equal marks taken at different times mean no
+   * message came in between (and the subscriber did not reconnect, which may have lost some).
+   */
+  mark(channel: string): string {
+    return `${this.connection}:${this.received.get(channel) ?? 0}`;
   }
 
   /** Resolves once the subscriptions are in place: a message published after this is not missed. */

@@ -304,6 +304,23 @@ describe('RunTask → placement worker → agent', () => {
 });
 
 describe('placement decisions and their failures', () => {
+  it('answers at once a long-poll that follows an answer a change has since overtaken', async () => {
+    // The answer lets this process skip the next poll's read of the version; the change committed in
+    // between must still be seen, by the wake-up it published.
+    await cluster('overtaken');
+    const agent = await registerAgent(cp, { cluster: 'overtaken' });
+    await taskDefinition('tiny', { memory: 64 });
+    const answer = await agent.desired(0);
+    const run = await cp.ecs.send(new RunTaskCommand({ cluster: 'overtaken', taskDefinition: 'tiny' }));
+    const placedId = run.tasks?.[0]?.taskArn?.split('/').pop();
+    expect(placedId).toMatch(/^[0-9a-f]{32}$/);
+    const t0 = performance.now();
+    const next = await agent.desired(answer.version, 5);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(next.version).toBeGreaterThan(answer.version);
+    expect(next.tasks.map((t) => t.taskId)).toEqual([placedId]);
+  });
+
   it('spreads count 3 over three instances', async () => {
     await cluster('spread');
     const agents = [
