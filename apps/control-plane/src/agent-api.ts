@@ -328,7 +328,8 @@ const reportContactQuery = preparedPer((db) => {
 /**
  * Writes a merged report if the task is still at the version the merge read (every writer of a task
  * bumps it); no row when it is not. Prepared with every patch column, since the patch always has all
- * of them: one round trip per task, where an unprepared update took two.
+ * of them: one round trip per task, where an unprepared update took two. Returns the id only: the row
+ * written is the one read plus the patch, so there is nothing to map back.
  */
 const taskPatchQuery = preparedPer((db) =>
   db
@@ -339,11 +340,17 @@ const taskPatchQuery = preparedPer((db) =>
       updatedAt: sql`${sql.placeholder('updatedAt')}`,
     })
     .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.version, sql.placeholder('version'))))
-    .returning()
+    .returning({ id: tasks.id })
     .prepare('agent_task_patch'),
 );
 
-function writeTaskPatch(db: Db, row: TaskRow, patch: TaskPatch, now: Date): Promise<TaskRow[]> {
+/** The task as written, or undefined when another writer bumped its version first. */
+async function writeTaskPatch(
+  db: Db,
+  row: TaskRow,
+  patch: TaskPatch,
+  now: Date,
+): Promise<TaskRow | undefined> {
   const values: Record<string, unknown> = {
     id: row.id,
     version: row.version,
@@ -356,7 +363,8 @@ function writeTaskPatch(db: Db, row: TaskRow, patch: TaskPatch, now: Date): Prom
     const value = patch[column];
     values[column] = value === null ? null : tasks[column].mapToDriverValue(value as never);
   }
-  return taskPatchQuery(db).execute(values);
+  const written = await taskPatchQuery(db).execute(values);
+  return written.length === 0 ? undefined : { ...row, ...patch, version: row.version + 1, updatedAt: now };
 }
 
 /** A task written by others this many times while one report merges into it is not normal; the agent retries. */
@@ -538,7 +546,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       for (let attempt = 0; row !== undefined; attempt++) {
         const patch = mergeTaskReport(row, report, now);
         if (patch === undefined) break;
-        const [updated] = await writeTaskPatch(deps.db, row, patch, now);
+        const updated = await writeTaskPatch(deps.db, row, patch, now);
         if (updated !== undefined) {
           byId.set(row.id, updated);
           if (patch.lastStatus !== row.lastStatus) {
