@@ -11,8 +11,9 @@ import { TaskStore } from './task-store.ts';
 
 /**
  * Start-up: make sure this host is registered, start the task reconcile loop (agent.ts), then
- * heartbeat (skipped while accepted reports keep coming: each is a heartbeat too). Losing the control plane never stops the agent or its tasks; it keeps trying with a
- * capped back-off. SIGTERM stops the agent only: containers keep running and are adopted next start.
+ * heartbeat (skipped while accepted reports keep coming: each is a heartbeat too). Losing the control
+ * plane never stops the agent or its tasks; it keeps trying with a capped back-off. SIGTERM stops the
+ * agent only: containers keep running and are adopted next start.
  */
 async function main() {
   const config = loadAgentConfig();

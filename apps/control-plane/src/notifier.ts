@@ -30,6 +30,7 @@ export class Notifier {
   private readonly received = new Map<string, number>();
   /** Bumped at every (re)connection of the subscriber: messages may have been lost in between. */
   private connection = 0;
+  private offlineMarks = 0;
 
   constructor(
     private readonly subscriber: Redis,
@@ -53,9 +54,11 @@ export class Notifier {
 
   /**
    * Where an instance channel's messages stand: two equal marks taken at different times mean no
-   * message came in between (and the subscriber did not reconnect, which may have lost some).
+   * message came in between (and the subscriber did not reconnect, which may have lost some). While
+   * the subscriber is not connected, no mark equals another: nothing can be known to be missed.
    */
   mark(channel: string): string {
+    if (this.subscriber.status !== 'ready') return `offline:${++this.offlineMarks}`;
     return `${this.connection}:${this.received.get(channel) ?? 0}`;
   }
 
