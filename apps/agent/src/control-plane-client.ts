@@ -28,14 +28,14 @@ export class ControlPlaneError extends Error {
  * per interval from every host that is starting or stopping tasks. 0 = send one now.
  */
 export function heartbeatWaitMs(lastReportAt: number | undefined, now: number, intervalMs: number): number {
-  return lastReportAt === undefined ? 0 : Math.max(0, lastReportAt + intervalMs - now);
+  return lastReportAt === undefined ? 0 : Math.min(intervalMs, Math.max(0, lastReportAt + intervalMs - now));
 }
 
 /** The agent's only line to the control plane: outbound HTTP requests. */
 export class ControlPlaneClient {
   /** Keep-alive connections, as fetch had: the long-poll, heartbeats and reports reuse them. */
   #agent: http.Agent | undefined;
-  /** When (Date.now()) the control plane last accepted a report. */
+  /** When (performance.now(): a wall-clock jump must not silence heartbeats) a report was last accepted. */
   lastReportAt: number | undefined;
 
   constructor(
@@ -72,7 +72,7 @@ export class ControlPlaneClient {
   /** Sends the last state of some tasks; also counts as a heartbeat. */
   async report(body: AgentReportRequest): Promise<unknown> {
     const answer = await this.#post('/agent/v1/report', body);
-    this.lastReportAt = Date.now();
+    this.lastReportAt = performance.now();
     return answer;
   }
 

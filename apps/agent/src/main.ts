@@ -87,7 +87,7 @@ async function main() {
   // The first heartbeat always goes: it carries this start's hostname and versionInfo.
   let beaten = false;
   while (!stopping) {
-    const wait = heartbeatWaitMs(client.lastReportAt, Date.now(), intervalMs);
+    const wait = heartbeatWaitMs(client.lastReportAt, performance.now(), intervalMs);
     if (beaten && failures === 0 && wait > 0) {
       await sleep(wait);
       continue;
