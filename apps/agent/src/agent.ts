@@ -227,15 +227,10 @@ export class Agent {
     }
     if (this.#authoritative) {
       for (const [taskId, containers] of byTask) {
-        if (this.#tasks.has(taskId) || this.#busy.has(taskId)) continue;
         // Busy while it runs, so the scans that its own stops and removals cause do not repeat it.
-        this.#busy.add(taskId);
-        this.#track(
-          this.#removeOrphans(taskId, containers).finally(() => {
-            this.#busy.delete(taskId);
-            if (this.#again.delete(taskId)) this.#reconcileTask(taskId);
-          }),
-        );
+        if (!this.#tasks.has(taskId) && !this.#busy.has(taskId)) {
+          this.#exclusive(taskId, () => this.#removeOrphans(taskId, containers));
+        }
       }
     }
   }
@@ -249,9 +244,14 @@ export class Agent {
       this.#again.add(taskId);
       return;
     }
+    this.#exclusive(taskId, () => this.#lookAndRun(taskId, look));
+  }
+
+  /** Runs work for a task with it marked busy; a reconcile asked for meanwhile runs after it. */
+  #exclusive(taskId: string, work: () => Promise<void>): void {
     this.#busy.add(taskId);
     this.#track(
-      this.#lookAndRun(taskId, look).finally(() => {
+      work().finally(() => {
         this.#busy.delete(taskId);
         if (this.#again.delete(taskId)) this.#reconcileTask(taskId);
       }),

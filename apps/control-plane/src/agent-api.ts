@@ -24,6 +24,7 @@ import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from
 import type { ControlPlaneSettings } from './ecs/action.ts';
 import { hashSecret } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
+import { answerStillStands, type LastAnswer } from './long-poll.ts';
 import { channels, type Notifier } from './notifier.ts';
 import type { Queues } from './queues.ts';
 import type { ContainerInstanceRow } from './repositories/container-instances.ts';
@@ -370,24 +371,15 @@ async function writeTaskPatch(
 /** A task written by others this many times while one report merges into it is not normal; the agent retries. */
 const MAX_REPORT_RETRIES = 10;
 
-/** How long an answer may stand in for the next long-poll's check (see `answered`). */
-const ANSWER_STANDS_MS = 10_000;
-
 export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void {
   // Long-polls in flight, answered at once when the server closes so shutdown does not wait for them.
   const polls = new Set<AbortController>();
   /**
-   * The last answer this process gave each agent: its version, the credential that was checked, and
-   * the instance channel's mark taken before the answer's read. An agent's next long-poll, right after
-   * it, asks `after` that version; when the mark is unchanged no change was published since that read,
-   * so the poll need not read Postgres to know it must wait — a statement less per task placed. A
-   * commit the read missed publishes after it, which moves the mark or wakes the waiting poll. One
-   * entry per agent this process has answered.
+   * The last answer this process gave each agent (long-poll.ts): an agent's next long-poll, right
+   * after it, may wait without reading Postgres — a statement less per task placed. One entry per
+   * agent this process has answered.
    */
-  const answered = new Map<
-    string,
-    { secretHash: string; version: number; mark: string; checkedAt: number }
-  >();
+  const answered = new Map<string, LastAnswer>();
   app.addHook('preClose', async () => {
     for (const poll of polls) poll.abort();
   });
@@ -479,18 +471,11 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       // Listening before the one read that both authenticates and tells the version, so a change
       // committed after that read still wakes this poll; the tasks are read only to answer.
       const channel = channels.instance(claim.instanceId);
-      // When Postgres last vouched for the credential: an answer passes on the time of the check it
-      // relied on, so Postgres checks a long-polling agent at least every ANSWER_STANDS_MS.
       let checkedAt = Date.now();
       await deps.notifier.waitFor(channel, waitMs, gone.signal, async () => {
         const last = answered.get(claim.instanceId);
-        if (
-          last !== undefined &&
-          last.version === query.after &&
-          last.secretHash === claim.secretHash &&
-          last.mark === deps.notifier.mark(channel) &&
-          Date.now() - last.checkedAt < ANSWER_STANDS_MS
-        ) {
+        const poll = { after: query.after, secretHash: claim.secretHash, mark: deps.notifier.mark(channel) };
+        if (answerStillStands(last, poll, Date.now())) {
           checkedAt = last.checkedAt;
           return false;
         }
@@ -501,8 +486,8 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       const mark = deps.notifier.mark(channel);
       const state = await desiredState(deps.db, deps.scope, deps.secretBox, claim.instanceId);
       answered.set(claim.instanceId, {
-        secretHash: claim.secretHash,
         version: state.version,
+        secretHash: claim.secretHash,
         mark,
         checkedAt,
       });
