@@ -71,7 +71,7 @@ function throwawayDaemon(): string {
     ...process.env,
     BOSUN_HOSTS_DIR: dir,
     BOSUN_HOSTS_PREFIX: `bb${process.pid % 100000}-`,
-    BOSUN_HOSTS_NET: String(200 + (process.pid % 50)),
+    BOSUN_HOSTS_NET: 'auto',
     BOSUN_HOSTS_LOG_DIR: '',
     BOSUN_HOSTS_RUN_DIR: '',
   };

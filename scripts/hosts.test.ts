@@ -16,15 +16,21 @@ const IMAGE = 'bosun/busybox:latest';
 
 const hostsDir = mkdtempSync(join(tmpdir(), 'bosun-hosts-test-'));
 const prefix = `bt${process.pid}-`; // bridges bt<pid>-1, bt<pid>-2: at most 15 characters
-const net = String(200 + (process.pid % 50)); // 10.<net>.N.1/24
 const hostsEnv: NodeJS.ProcessEnv = {
   ...process.env,
   BOSUN_HOSTS_DIR: hostsDir,
   BOSUN_HOSTS_PREFIX: prefix,
-  BOSUN_HOSTS_NET: net,
+  BOSUN_HOSTS_NET: 'auto', // 10.<net>.N.1/24, net chosen by `up` and remembered in harness.env
   BOSUN_HOSTS_LOG_DIR: '',
   BOSUN_HOSTS_RUN_DIR: '',
 };
+
+/** The net `up` chose for a hosts directory, from its harness.env. */
+function storedNet(dir: string): string {
+  const m = /^stored_net=(\d+)$/m.exec(readFileSync(join(dir, 'harness.env'), 'utf8'));
+  if (!m?.[1]) throw new Error(`no stored_net in ${dir}/harness.env`);
+  return m[1];
+}
 
 interface Host {
   n: number;
@@ -34,9 +40,9 @@ interface Host {
 }
 
 /** Runs scripts/hosts; stderr (its log lines) goes with the error when it fails. */
-function hosts(args: string[], timeout = 60_000): string {
+function hosts(args: string[], timeout = 60_000, env = hostsEnv): string {
   try {
-    return execFileSync(SCRIPT, args, { cwd: REPO_ROOT, encoding: 'utf8', env: hostsEnv, timeout });
+    return execFileSync(SCRIPT, args, { cwd: REPO_ROOT, encoding: 'utf8', env, timeout });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; message: string };
     throw new Error(
@@ -162,6 +168,28 @@ describe('scripts/hosts', () => {
     expect(again.get(2)?.dockerdPid).toBe(host(2).dockerdPid);
   }, 30_000);
 
+  it('with BOSUN_HOSTS_NET=auto, a second hosts directory takes a net no bridge holds yet', () => {
+    const net = storedNet(hostsDir);
+    const otherDir = mkdtempSync(join(tmpdir(), 'bosun-hosts-test-'));
+    const otherEnv = { ...hostsEnv, BOSUN_HOSTS_DIR: otherDir, BOSUN_HOSTS_PREFIX: `bu${process.pid}-` };
+    try {
+      hosts(['up', '1', '--no-agents'], 90_000, otherEnv);
+      const otherNet = storedNet(otherDir);
+      expect(otherNet).not.toBe(net);
+      const addresses = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' });
+      expect(addresses).toContain(` bu${process.pid}-1 `);
+      expect(addresses).toMatch(new RegExp(`bu${process.pid}-1\\s+inet 10\\.${otherNet}\\.1\\.1/24`));
+      expect(addresses).toMatch(new RegExp(`${prefix}1\\s+inet 10\\.${net}\\.1\\.1/24`));
+    } finally {
+      try {
+        hosts(['down', '--purge'], 90_000, otherEnv);
+      } finally {
+        rmSync(otherDir, { recursive: true, force: true });
+      }
+    }
+    expect(linkExists(`bu${process.pid}-1`)).toBe(false);
+  }, 120_000);
+
   it('publishes a container port on 127.0.0.1, and containers on one host reach each other', async () => {
     const dh = host(2).dockerHost;
     docker(dh, [
@@ -191,7 +219,7 @@ describe('scripts/hosts', () => {
     expect(body.trim()).toBe('hello-from-h2');
 
     const ip = docker(dh, ['inspect', '--format', '{{.NetworkSettings.IPAddress}}', 'web']);
-    expect(ip.startsWith(`10.${net}.2.`)).toBe(true);
+    expect(ip.startsWith(`10.${storedNet(hostsDir)}.2.`)).toBe(true);
     expect(docker(dh, ['run', '--rm', IMAGE, 'wget', '-qO-', `http://${ip}:8080/`])).toBe('hello-from-h2');
     docker(dh, ['rm', '-f', 'web']);
   }, 60_000);

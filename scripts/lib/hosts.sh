@@ -14,7 +14,10 @@
 # same directory find the same hosts:
 #   BOSUN_HOSTS_DIR     .bosun/hosts        per-host state (data-roots, agent state, pid files)
 #   BOSUN_HOSTS_PREFIX  bosun-h             bridge names, exec-root names, agents' BOSUN_HOSTNAME
-#   BOSUN_HOSTS_NET     231                 second octet of the 10.X.0.0/16 all hosts' addresses come from
+#   BOSUN_HOSTS_NET     231                 second octet of the 10.X.0.0/16 all hosts' addresses come from;
+#                                           auto: the first of 100..229 no address or route on this machine
+#                                           uses, chosen by `up` (tests and benches, which run side by side
+#                                           and may meet a bridge an interrupted run left behind)
 #   BOSUN_HOSTS_RUN_DIR /run/bosun-hosts    parent of the exec-roots (short: unix socket paths)
 #   BOSUN_HOSTS_LOG_DIR .bosun/logs/hosts   (${BOSUN_HOSTS_DIR}/logs when BOSUN_HOSTS_DIR is set)
 # shellcheck source=scripts/lib/common.sh
@@ -51,6 +54,8 @@ hosts_init() {
     stored_var=HOSTS_$key
     env_var=BOSUN_HOSTS_$key
     [[ -n ${!env_var:-} && ${!env_var} != "${!stored_var}" ]] || continue
+    # auto keeps the net `up` once chose for this directory.
+    [[ $key == NET && ${!env_var} == auto && -n $stored_net ]] && continue
     if hosts_any_running; then
       bosun_die "$env_var=${!env_var}, but the running hosts in $HOSTS_DIR use ${!stored_var}; run scripts/hosts down first"
     fi
@@ -58,10 +63,30 @@ hosts_init() {
   done
   [[ $HOSTS_PREFIX =~ ^[a-z][a-z0-9-]{0,12}$ ]] ||
     bosun_die "BOSUN_HOSTS_PREFIX=$HOSTS_PREFIX: 1 to 13 characters, a-z 0-9 -, starting with a letter (bridge names are at most 15)"
-  [[ $HOSTS_NET =~ ^[0-9]{1,3}$ && $HOSTS_NET -le 255 ]] || bosun_die "BOSUN_HOSTS_NET=$HOSTS_NET: a number 0..255 (hosts use 10.$HOSTS_NET.0.0/16)"
+  [[ $HOSTS_NET == auto || ($HOSTS_NET =~ ^[0-9]{1,3}$ && $HOSTS_NET -le 255) ]] ||
+    bosun_die "BOSUN_HOSTS_NET=$HOSTS_NET: a number 0..255 (hosts use 10.$HOSTS_NET.0.0/16), or auto"
   [[ $HOSTS_RUN_DIR == /* && ${#HOSTS_RUN_DIR} -le 40 ]] ||
     bosun_die "BOSUN_HOSTS_RUN_DIR=$HOSTS_RUN_DIR: an absolute path of at most 40 characters (unix socket paths live under it)"
   mkdir -p "$HOSTS_LOG_DIR"
+}
+
+# For BOSUN_HOSTS_NET=auto: the first second octet in 100..229 that no IPv4 address or route on this
+# machine is in. The machine-wide lock (fd 8, held until this process ends) keeps two `up`s from
+# choosing the same one before either has made its bridges.
+hosts_resolve_net() {
+  [[ $HOSTS_NET == auto ]] || return 0
+  exec 8>/run/bosun-hosts-net.lock
+  flock -w 300 8 || bosun_die "another scripts/hosts is choosing a net (/run/bosun-hosts-net.lock held for 300s)"
+  local used x
+  used=$({ ip -o -4 addr show | awk '{ print $4 }'; ip -4 route show table all | awk '{ print $1 }'; } |
+    awk -F. '$1 == "10" { print $2 }' | sort -u)
+  for ((x = 100; x <= 229; x++)); do
+    if ! grep -qx "$x" <<<"$used"; then
+      HOSTS_NET=$x
+      return 0
+    fi
+  done
+  bosun_die "BOSUN_HOSTS_NET=auto: 10.100.0.0 to 10.229.0.0 are all in use on this machine; set BOSUN_HOSTS_NET"
 }
 
 hosts_save_settings() {
@@ -74,7 +99,8 @@ hosts_save_settings() {
   mv -f "$tmp" "$HOSTS_DIR/harness.env"
 }
 
-# One invocation at a time per hosts directory. Fd 9 holds the lock; every process we start closes it.
+# One invocation at a time per hosts directory. Fd 9 holds the lock (fd 8 the net lock of
+# hosts_resolve_net); every process we start closes both.
 hosts_lock() {
   exec 9>"$HOSTS_DIR/.lock"
   flock -w 300 9 || bosun_die "another scripts/hosts is running on $HOSTS_DIR (lock held for 300s)"
@@ -302,7 +328,7 @@ hosts_launch_daemon() {
   rm -f "$H_SOCK"
   hosts_dockerd_args
   printf '\n--- %s scripts/hosts: dockerd %s\n' "$(date -Is)" "${H_ARGS[*]}" >>"$H_DOCKERD_LOG"
-  setsid dockerd "${H_ARGS[@]}" </dev/null >>"$H_DOCKERD_LOG" 2>&1 9>&- &
+  setsid dockerd "${H_ARGS[@]}" </dev/null >>"$H_DOCKERD_LOG" 2>&1 8>&- 9>&- &
   H_LAUNCHED_PID=$!
 }
 
@@ -341,7 +367,7 @@ hosts_ensure_images() {
       docker save "$image" | hosts_docker load -q >/dev/null ||
         bosun_die "$H_NAME: could not copy $image from the main daemon"
     elif [[ $image == "$BOSUN_HOSTS_IMAGE" ]]; then
-      DOCKER_HOST=$H_DOCKER_HOST "$BOSUN_REPO_ROOT/scripts/build-images" 9>&- ||
+      DOCKER_HOST=$H_DOCKER_HOST "$BOSUN_REPO_ROOT/scripts/build-images" 8>&- 9>&- ||
         bosun_die "$H_NAME: scripts/build-images failed"
     else
       bosun_die "$H_NAME: $image is not on the main daemon, so it cannot be copied"
@@ -378,7 +404,7 @@ hosts_join_token() {
   [[ -r $env_file ]] || bosun_die "no BOSUN_JOIN_TOKEN and no $env_file to make one with (start the control plane: scripts/up)"
   args=(join-token --env "$env_file")
   if [[ -n $cluster ]]; then args+=(--cluster "$cluster"); fi
-  HOSTS_TOKEN=$("$BOSUN_REPO_ROOT/scripts/bosun" "${args[@]}" 2>>"$log" 9>&-) || {
+  HOSTS_TOKEN=$("$BOSUN_REPO_ROOT/scripts/bosun" "${args[@]}" 2>>"$log" 8>&- 9>&-) || {
     bosun_tail_log "$log" 10
     if tail -n 3 "$log" | grep -q ClusterNotFound; then
       bosun_die "cluster '$cluster' does not exist: source .bosun/env && aws ecs create-cluster --cluster-name $cluster"
@@ -404,7 +430,7 @@ hosts_launch_agent() {
     export BOSUN_CONTROL_PLANE_URL=$url BOSUN_AGENT_STATE_DIR=$H_AGENT_DIR BOSUN_JOIN_TOKEN=$token \
       BOSUN_HOST_IP=$host_ip BOSUN_ZONE=$host_zone BOSUN_ATTRIBUTES=$host_attributes BOSUN_HOSTNAME=$H_NAME \
       DOCKER_HOST=$H_DOCKER_HOST
-    exec setsid node --import tsx apps/agent/src/main.ts </dev/null >>"$H_AGENT_LOG" 2>&1 9>&-
+    exec setsid node --import tsx apps/agent/src/main.ts </dev/null >>"$H_AGENT_LOG" 2>&1 8>&- 9>&-
   ) &
   H_LAUNCHED_PID=$!
   printf '%s\n' "$H_LAUNCHED_PID" >"$H_AGENT_PIDFILE"
