@@ -474,10 +474,10 @@ function compileStrategies(strategy: readonly PlacementStrategy[]): {
  */
 function assignSpreadBuckets(slots: readonly Slot[], fields: readonly string[]): void {
   for (let index = 0; index < fields.length; index++) {
-    const valueOf = spreadValueReader(fields[index] as string);
+    const readValue = spreadValueReader(fields[index] as string);
     const byValue = new Map<string | undefined, Bucket>();
     for (const slot of slots) {
-      const value = valueOf(slot.instance);
+      const value = readValue(slot.instance);
       let bucket = byValue.get(value);
       if (bucket === undefined) {
         bucket = { tasks: 0 };
@@ -850,11 +850,11 @@ export function chooseTasksToStop(
 
   const { scorers, random, spreadFields } = compileStrategies(request.strategy);
   for (const field of spreadFields) {
-    const valueOf = spreadValueReader(field);
+    const readValue = spreadValueReader(field);
     const byValue = new Map<string | undefined, Bucket>();
     for (const [instanceId, holder] of holders) {
       // An unknown instance has no attributes to group by; it is stopped first anyway.
-      const value = holder.instance === undefined ? `\0${instanceId}` : valueOf(holder.instance);
+      const value = holder.instance === undefined ? `\0${instanceId}` : readValue(holder.instance);
       let bucket = byValue.get(value);
       if (bucket === undefined) {
         bucket = { tasks: 0 };
