@@ -15,25 +15,10 @@
  *
  *   node --import tsx bench/convergence.ts [--smoke]      (root: scripts/hosts makes a bridge and a dockerd)
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
-import {
-  dockerCli,
-  lineChart,
-  log,
-  main,
-  median,
-  num,
-  onCleanup,
-  REPO_ROOT,
-  type Row,
-  report,
-  SMOKE,
-} from './lib.ts';
+import { startTestHosts } from '../apps/agent/test/hosts.ts';
+import { dockerCli, lineChart, log, main, median, num, onCleanup, type Row, report, SMOKE } from './lib.ts';
 import { type Bosun, startBosun } from './stack.ts';
 
 const REPLICAS = SMOKE ? 4 : 20;
@@ -61,36 +46,6 @@ const MODE = (process.env.BOSUN_BENCH_CONVERGENCE_MODE ?? 'auto') as 'runtask' |
 interface Run {
   seconds: number;
   curve: [number, number][];
-}
-
-// ---- the throwaway daemon -------------------------------------------------------------------------
-
-function throwawayDaemon(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bosun-bench-hosts-'));
-  const env = {
-    ...process.env,
-    BOSUN_HOSTS_DIR: dir,
-    BOSUN_HOSTS_PREFIX: `bb${process.pid % 100000}-`,
-    BOSUN_HOSTS_NET: 'auto',
-    BOSUN_HOSTS_LOG_DIR: '',
-    BOSUN_HOSTS_RUN_DIR: '',
-  };
-  const hosts = (...args: string[]) =>
-    execFileSync(join(REPO_ROOT, 'scripts/hosts'), args, {
-      cwd: REPO_ROOT,
-      env,
-      encoding: 'utf8',
-      timeout: 180_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  onCleanup('scripts/hosts down --purge', () => {
-    hosts('down', '--purge');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const out = hosts('up', '1', '--no-agents');
-  const m = /^h1 \S+ DOCKER_HOST=(\S+)/m.exec(out);
-  if (!m?.[1]) throw new Error(`scripts/hosts up printed no DOCKER_HOST:\n${out}`);
-  return m[1];
 }
 
 function dockerFor(host: string): Docker {
@@ -312,7 +267,9 @@ async function chooseMode(bosun: Bosun): Promise<'runtask' | 'service'> {
 
 main(async () => {
   log('starting a throwaway Docker daemon (scripts/hosts up 1 --no-agents)');
-  const host = throwawayDaemon();
+  const hosts = await startTestHosts(1);
+  onCleanup('scripts/hosts down --purge', () => hosts.down());
+  const host = hosts.dockerHost(1);
   const docker = dockerFor(host);
   onCleanup('remove benchmark containers', () => removeLabelled(docker, LABEL));
   log(`daemon at ${host}; swarm init`);

@@ -71,8 +71,9 @@ hosts_init() {
 }
 
 # For BOSUN_HOSTS_NET=auto: the first second octet in 100..229 that no IPv4 address or route on this
-# machine is in. The machine-wide lock (fd 8, held until this process ends) keeps two `up`s from
-# choosing the same one before either has made its bridges.
+# machine is in. The machine-wide lock on fd 8 keeps two `up`s from choosing the same one before
+# either has made its bridges; `up` closes it once they exist (the daemons it starts meanwhile close
+# it for themselves).
 hosts_resolve_net() {
   [[ $HOSTS_NET == auto ]] || return 0
   exec 8>/run/bosun-hosts-net.lock
@@ -99,8 +100,7 @@ hosts_save_settings() {
   mv -f "$tmp" "$HOSTS_DIR/harness.env"
 }
 
-# One invocation at a time per hosts directory. Fd 9 holds the lock (fd 8 the net lock of
-# hosts_resolve_net); every process we start closes both.
+# One invocation at a time per hosts directory. Fd 9 holds the lock; every process we start closes it.
 hosts_lock() {
   exec 9>"$HOSTS_DIR/.lock"
   flock -w 300 9 || bosun_die "another scripts/hosts is running on $HOSTS_DIR (lock held for 300s)"
@@ -367,7 +367,7 @@ hosts_ensure_images() {
       docker save "$image" | hosts_docker load -q >/dev/null ||
         bosun_die "$H_NAME: could not copy $image from the main daemon"
     elif [[ $image == "$BOSUN_HOSTS_IMAGE" ]]; then
-      DOCKER_HOST=$H_DOCKER_HOST "$BOSUN_REPO_ROOT/scripts/build-images" 8>&- 9>&- ||
+      DOCKER_HOST=$H_DOCKER_HOST "$BOSUN_REPO_ROOT/scripts/build-images" 9>&- ||
         bosun_die "$H_NAME: scripts/build-images failed"
     else
       bosun_die "$H_NAME: $image is not on the main daemon, so it cannot be copied"
@@ -404,7 +404,7 @@ hosts_join_token() {
   [[ -r $env_file ]] || bosun_die "no BOSUN_JOIN_TOKEN and no $env_file to make one with (start the control plane: scripts/up)"
   args=(join-token --env "$env_file")
   if [[ -n $cluster ]]; then args+=(--cluster "$cluster"); fi
-  HOSTS_TOKEN=$("$BOSUN_REPO_ROOT/scripts/bosun" "${args[@]}" 2>>"$log" 8>&- 9>&-) || {
+  HOSTS_TOKEN=$("$BOSUN_REPO_ROOT/scripts/bosun" "${args[@]}" 2>>"$log" 9>&-) || {
     bosun_tail_log "$log" 10
     if tail -n 3 "$log" | grep -q ClusterNotFound; then
       bosun_die "cluster '$cluster' does not exist: source .bosun/env && aws ecs create-cluster --cluster-name $cluster"
@@ -430,7 +430,7 @@ hosts_launch_agent() {
     export BOSUN_CONTROL_PLANE_URL=$url BOSUN_AGENT_STATE_DIR=$H_AGENT_DIR BOSUN_JOIN_TOKEN=$token \
       BOSUN_HOST_IP=$host_ip BOSUN_ZONE=$host_zone BOSUN_ATTRIBUTES=$host_attributes BOSUN_HOSTNAME=$H_NAME \
       DOCKER_HOST=$H_DOCKER_HOST
-    exec setsid node --import tsx apps/agent/src/main.ts </dev/null >>"$H_AGENT_LOG" 2>&1 8>&- 9>&-
+    exec setsid node --import tsx apps/agent/src/main.ts </dev/null >>"$H_AGENT_LOG" 2>&1 9>&-
   ) &
   H_LAUNCHED_PID=$!
   printf '%s\n' "$H_LAUNCHED_PID" >"$H_AGENT_PIDFILE"

@@ -31,7 +31,18 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   };
   const hosts = async (...args: string[]) =>
     (await run(join(REPO_ROOT, 'scripts/hosts'), args, { cwd: REPO_ROOT, env, timeout: 120_000 })).stdout;
-  const out = await hosts('up', String(count), '--no-agents');
+  const down = async () => {
+    await hosts('down', '--purge');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let out: string;
+  try {
+    out = await hosts('up', String(count), '--no-agents');
+  } catch (e) {
+    // A half-made set of hosts (a bridge, a daemon) would outlive the test that asked for it.
+    await down().catch(() => {});
+    throw e;
+  }
   const dockerHosts = new Map<number, string>();
   for (const m of out.matchAll(/^h(\d+) \S+ DOCKER_HOST=(\S+)/gm)) dockerHosts.set(Number(m[1]), m[2] ?? '');
   return {
@@ -46,9 +57,6 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
     async startHost(n) {
       await hosts('start-host', String(n));
     },
-    async down() {
-      await hosts('down', '--purge');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    down,
   };
 }

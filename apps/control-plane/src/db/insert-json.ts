@@ -10,17 +10,18 @@ import type { Tx } from './client.ts';
  * size. This one's text depends on the columns only, so it is prepared once.
  *
  * Values go as JSON.stringify writes them: Dates as ISO 8601, jsonb columns as the objects they hold,
- * arrays as JSON arrays. Columns absent from the rows take their defaults; every row has the same keys.
+ * arrays as JSON arrays. A column no row has a key for takes its default; a row without a key (or with
+ * undefined) that another row has gets NULL there, not the default as drizzle's insert would give.
  */
 export async function insertRowsAsJson<T extends PgTable>(
   tx: Tx,
   table: T,
   rows: readonly T['$inferInsert'][],
 ): Promise<void> {
-  const first = rows[0];
-  if (first === undefined) return;
+  if (rows.length === 0) return;
   const columns = getTableColumns(table);
-  const keys = Object.keys(first);
+  // Every key of every row: taking the first row's alone would drop a value only later rows have.
+  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const names = keys.map((key) => {
     const column = columns[key];
     if (column === undefined) throw new Error(`insertRowsAsJson: no column ${key}`);
