@@ -160,6 +160,7 @@ main(async () => {
     const stopMachine = machineCpu();
     const stopRedis = namedCpu(['redis-server']);
     const before = { ...fleet.counters };
+    const t0Wall = new Date();
     const t0 = performance.now();
     const run = await runTasks(ecs, calls, CALLERS);
     const answeredAt = performance.now();
@@ -182,8 +183,20 @@ main(async () => {
     const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     const [row] = await sql<{ n: number; running: number }[]>`
       select count(*)::int as n, count(*) filter (where last_status = 'RUNNING')::int as running from tasks`;
+    // The placement worker's batches, read back from what it wrote: every task of a batch has the
+    // batch's start as its created_at, and its RunTask request says when the call came in.
+    const batchRows = await sql<{ at: Date; tasks: number; calls: number }[]>`
+      select created_at as at, count(*)::int as tasks, count(distinct placement_request_id)::int as calls
+        from tasks where created_at >= ${t0Wall} group by created_at order by created_at`;
+    const waits = (
+      await sql<{ waitedMs: number }[]>`
+      select (extract(epoch from min(t.created_at) - r.created_at) * 1000)::float8 as "waitedMs"
+        from tasks t join placement_requests r on r.id = t.placement_request_id
+       where t.created_at >= ${t0Wall} group by r.id`
+    ).map((w) => w.waitedMs);
     await sql.end();
     const committed = row?.n ?? 0;
+    const gaps = batchRows.slice(1).map((b, i) => b.at.getTime() - (batchRows[i]?.at.getTime() ?? 0));
 
     const rate = run.placed / run.seconds;
     const serialRate = serial.placed / serial.seconds;
@@ -204,6 +217,11 @@ main(async () => {
       {
         metric: 'RunTask latency under load p50 / p99',
         value: `${num(median(run.latenciesMs))} / ${num(quantile(run.latenciesMs, 0.99))} ms`,
+      },
+      {
+        metric: 'placement batches during the run',
+        value: `${num(batchRows.length)} of ${num(run.placed / Math.max(1, batchRows.length))} tasks`,
+        note: `${num(median(batchRows.map((b) => b.calls)))} RunTask calls each (median), one batch every ${num(median(gaps))} ms (median); a call waited ${num(median(waits))} ms (median) for its batch to begin`,
       },
       {
         metric: 'all tasks reported RUNNING (from first call)',
@@ -277,6 +295,7 @@ main(async () => {
         during,
         counters: fleet.counters,
         committed,
+        batches: batchRows.map((b) => ({ ...b, at: b.at.toISOString() })),
         postgresCpuPercent: pg.cpuPercent,
         redisCpuPercent: redis.cpuPercent,
       },

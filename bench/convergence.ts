@@ -46,6 +46,18 @@ const MODE = (process.env.BOSUN_BENCH_CONVERGENCE_MODE ?? 'auto') as 'runtask' |
 interface Run {
   seconds: number;
   curve: [number, number][];
+  /** When Docker created the first and the last container, seconds after the run began (its `Created`). */
+  created?: { first: number; last: number };
+}
+
+/** Docker's creation times of the labelled containers, as seconds after `t0Wall` (Date.now()). */
+async function createdSpan(docker: Docker, label: string, t0Wall: number): Promise<Run['created']> {
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  const times = await Promise.all(
+    list.map(async (c) => Date.parse((await docker.getContainer(c.Id).inspect()).Created) - t0Wall),
+  );
+  if (times.length === 0) return undefined;
+  return { first: Math.min(...times) / 1000, last: Math.max(...times) / 1000 };
 }
 
 function dockerFor(host: string): Docker {
@@ -91,6 +103,7 @@ async function rawRun(docker: Docker, concurrency: number, run: number, healthy 
   const curve: [number, number][] = [[0, 0]];
   let next = 0;
   let running = 0;
+  const t0Wall = Date.now();
   const t0 = performance.now();
   const worker = async () => {
     for (;;) {
@@ -123,8 +136,9 @@ async function rawRun(docker: Docker, concurrency: number, run: number, healthy 
   await Promise.all(Array.from({ length: concurrency }, worker));
   if (healthy) await waitHealthy(docker, `${LABEL}=raw`, t0, curve);
   const seconds = (performance.now() - t0) / 1000;
+  const created = await createdSpan(docker, `${LABEL}=raw`, t0Wall);
   await removeLabelled(docker, `${LABEL}=raw`);
-  return { seconds, curve };
+  return { seconds, curve, created };
 }
 
 // ---- (b) Swarm ------------------------------------------------------------------------------------
@@ -193,9 +207,11 @@ async function bosunRun(
   healthy = false,
 ): Promise<Run> {
   const curve: [number, number][] = [[0, 0]];
+  const t0Wall = Date.now();
   const t0 = performance.now();
   let running = 0;
   const deadline = Date.now() + 180_000;
+  const instanceLabel = `bosun.instance-id=${bosun.instanceId}`;
   if (mode === 'service') {
     // ---- services variant (issue 4) ----
     const name = `bench-${healthy ? 'h' : ''}${run}`;
@@ -225,10 +241,11 @@ async function bosunRun(
       if (running < REPLICAS) await sleep(POLL_MS);
     }
     const seconds = (performance.now() - t0) / 1000;
+    const created = await createdSpan(docker, instanceLabel, t0Wall);
     await bosun.ecs.call('UpdateService', { service: name, desiredCount: 0 });
     await bosun.ecs.call('DeleteService', { service: name, force: true });
-    await waitNoContainers(docker, `bosun.instance-id=${bosun.instanceId}`, 120_000);
-    return { seconds, curve };
+    await waitNoContainers(docker, instanceLabel, 120_000);
+    return { seconds, curve, created };
   }
   const arns: string[] = [];
   const calls: Promise<void>[] = [];
@@ -248,9 +265,10 @@ async function bosunRun(
     if (running < REPLICAS) await sleep(POLL_MS);
   }
   const seconds = (performance.now() - t0) / 1000;
+  const created = await createdSpan(docker, instanceLabel, t0Wall);
   await Promise.all(arns.map((task) => bosun.ecs.call('StopTask', { task, reason: 'bench run over' })));
-  await waitNoContainers(docker, `bosun.instance-id=${bosun.instanceId}`, 120_000);
-  return { seconds, curve };
+  await waitNoContainers(docker, instanceLabel, 120_000);
+  return { seconds, curve, created };
 }
 
 async function chooseMode(bosun: Bosun): Promise<'runtask' | 'service'> {
@@ -343,6 +361,14 @@ main(async () => {
     }
   }
   const med = (k: keyof typeof runs) => median(runs[k].map((x) => x.seconds));
+  const spread = (k: keyof typeof runs) => {
+    const secs = runs[k].map((x) => x.seconds);
+    return `${num(Math.min(...secs), 2)}–${num(Math.max(...secs), 2)}`;
+  };
+  const createdAt = (k: 'raw' | 'bosun') => {
+    const spans = runs[k].flatMap((x) => (x.created ? [x.created] : []));
+    return `${num(median(spans.map((c) => c.first)), 2)} / ${num(median(spans.map((c) => c.last)), 2)}`;
+  };
   const hmed = (k: keyof typeof runs) => median(healthyRuns[k].map((x) => x.seconds));
   const raw = med('raw');
   const swarm = med('swarm');
@@ -375,7 +401,12 @@ main(async () => {
       value: `${num(raw, 2)} / ${num(swarm, 2)} / ${num(bos, 2)} s`,
       note: `${RUNS} alternating runs each; raw concurrency ${Object.entries(calibration)
         .map(([c, s]) => `${c}: ${num(s, 2)} s`)
-        .join(', ')}`,
+        .join(', ')}; range over the rounds: raw ${spread('raw')}, bosun ${spread('bosun')} s`,
+    },
+    {
+      metric: 'first / last container created (medians, after the run began)',
+      value: `raw ${createdAt('raw')} s; bosun ${createdAt('bosun')} s`,
+      note: `Docker's \`Created\`; bosun's run begins with ${how}, so its first create includes placement, the agent's long-poll answer and its first Docker calls`,
     },
   ];
   if (mode === 'service') {
