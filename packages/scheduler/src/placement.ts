@@ -477,16 +477,21 @@ function assignSpreadBuckets(slots: readonly Slot[], fields: readonly string[]):
     const readValue = spreadValueReader(fields[index] as string);
     const byValue = new Map<string | undefined, Bucket>();
     for (const slot of slots) {
-      const value = readValue(slot.instance);
-      let bucket = byValue.get(value);
-      if (bucket === undefined) {
-        bucket = { tasks: 0 };
-        byValue.set(value, bucket);
-      }
+      const bucket = bucketFor(byValue, readValue(slot.instance));
       if (slot.instance.status === 'ACTIVE') bucket.tasks += slot.groupTasks;
       slot.setBucket(index, bucket);
     }
   }
+}
+
+/** The bucket of one spread-field value, made empty the first time the value is seen. */
+function bucketFor(byValue: Map<string | undefined, Bucket>, value: string | undefined): Bucket {
+  let bucket = byValue.get(value);
+  if (bucket === undefined) {
+    bucket = { tasks: 0 };
+    byValue.set(value, bucket);
+  }
+  return bucket;
 }
 
 type SpreadSubject = { instanceId: string; attributes: Readonly<Record<string, string | undefined>> };
@@ -855,11 +860,7 @@ export function chooseTasksToStop(
     for (const [instanceId, holder] of holders) {
       // An unknown instance has no attributes to group by; it is stopped first anyway.
       const value = holder.instance === undefined ? `\0${instanceId}` : readValue(holder.instance);
-      let bucket = byValue.get(value);
-      if (bucket === undefined) {
-        bucket = { tasks: 0 };
-        byValue.set(value, bucket);
-      }
+      const bucket = bucketFor(byValue, value);
       bucket.tasks += holder.tasks.length;
       holder.buckets.push(bucket);
     }
