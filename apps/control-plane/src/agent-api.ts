@@ -14,9 +14,15 @@ import {
   ServerError,
   type TaskDefinitionSpec,
 } from '@bosun/model';
-import { and, asc, eq, getTableColumns, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import {
+  type ContactAnswer,
+  desiredRows,
+  recordContact as recordGroupedContact,
+  writeTaskPatch,
+} from './agent-statements.ts';
 import type { SecretBox } from './auth/secret-box.ts';
 import type { Db, Tx } from './db/client.ts';
 import { preparedPer } from './db/prepared.ts';
@@ -30,8 +36,8 @@ import type { Queues } from './queues.ts';
 import type { ContainerInstanceRow } from './repositories/container-instances.ts';
 import { resolveRegistryAuth } from './repositories/secrets.ts';
 import { evaluateClusterServices } from './repositories/services.ts';
-import { applyOverrides, type TaskRow } from './repositories/tasks.ts';
-import { mergeTaskReport, TASK_PATCH_COLUMNS, type TaskPatch } from './task-reports.ts';
+import { applyOverrides, readTasksById, type TaskRow } from './repositories/tasks.ts';
+import { mergeTaskReport } from './task-reports.ts';
 
 export interface AgentApiDeps {
   db: Db;
@@ -54,39 +60,6 @@ const DesiredQuery = z.object({
 });
 
 /**
- * One statement, so the version and the tasks come from the same snapshot; only the columns the
- * answer needs (a task's containers and timestamps are the bulk of its row and not sent here).
- * Prepared: every agent asks after every change to its tasks.
- */
-const desiredRowsQuery = preparedPer((db) =>
-  db
-    .select({
-      version: containerInstances.desiredVersion,
-      clusterName: clusters.name,
-      task: {
-        id: tasks.id,
-        family: tasks.family,
-        revision: tasks.revision,
-        desiredStatus: tasks.desiredStatus,
-        overrides: tasks.overrides,
-        group: tasks.group,
-        startedBy: tasks.startedBy,
-        stopCode: tasks.stopCode,
-        stoppedReason: tasks.stoppedReason,
-      },
-    })
-    .from(containerInstances)
-    .innerJoin(clusters, eq(clusters.id, containerInstances.clusterId))
-    .leftJoin(
-      tasks,
-      and(eq(tasks.containerInstanceId, containerInstances.id), ne(tasks.lastStatus, 'STOPPED')),
-    )
-    .where(eq(containerInstances.id, sql.placeholder('instanceId')))
-    .orderBy(asc(tasks.createdAt), asc(tasks.id))
-    .prepare('agent_desired_state'),
-);
-
-/**
  * What an instance should run: every task placed on it that it has not yet reported STOPPED, with the
  * task definition as the task runs it (containerOverrides applied). The version is read first, so the
  * tasks are never older than the version the agent is told.
@@ -97,7 +70,7 @@ async function desiredState(
   box: SecretBox,
   instanceId: string,
 ): Promise<DesiredStateResponse> {
-  const rows = await desiredRowsQuery(db).execute({ instanceId });
+  const rows = await desiredRows(db, instanceId);
   const specs = await taskDefinitionSpecs(
     db,
     rows.flatMap((r) => (r.task === null ? [] : [r.task])),
@@ -203,7 +176,12 @@ interface AgentClaim {
  */
 function claimOf(req: FastifyRequest): AgentClaim {
   const header = req.headers.authorization ?? '';
-  const m = /^Bearer ([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,100})$/.exec(header);
+  // A well-formed uuid: it goes into statements shared with other agents' requests, where one that
+  // Postgres refuses would fail them all.
+  const m =
+    /^Bearer ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$/.exec(
+      header,
+    );
   if (!m)
     throw new AuthenticationError(
       'MissingAuthenticationTokenException',
@@ -308,64 +286,14 @@ async function recordContact(
   return beat ?? refuseContact(db, claim);
 }
 
-/**
- * A report's contact and the calling instance's tasks among those it names, in one statement: the
- * contact is a CTE the tasks are joined to, so a refused credential reads no task and gives no row.
- * Prepared: every task's every state change is a report.
- */
-const reportContactQuery = preparedPer((db) => {
-  const beat = db.$with('beat').as(contactUpdate(db));
-  return db
-    .with(beat)
-    .select({ status: beat.status, desiredVersion: beat.desiredVersion, task: getTableColumns(tasks) })
-    .from(beat)
-    .leftJoin(
-      tasks,
-      and(sql`${tasks.id} = any(${sql.placeholder('ids')})`, eq(tasks.containerInstanceId, beat.instanceId)),
-    )
-    .prepare('agent_report_contact');
-});
-
-/**
- * Writes a merged report if the task is still at the version the merge read (every writer of a task
- * bumps it); no row when it is not. Prepared with every patch column, since the patch always has all
- * of them: one round trip per task, where an unprepared update took two. Returns the id only: the row
- * written is the one read plus the patch, so there is nothing to map back.
- */
-const taskPatchQuery = preparedPer((db) =>
-  db
-    .update(tasks)
-    .set({
-      ...Object.fromEntries(TASK_PATCH_COLUMNS.map((column) => [column, sql`${sql.placeholder(column)}`])),
-      version: sql`${sql.placeholder('nextVersion')}`,
-      updatedAt: sql`${sql.placeholder('updatedAt')}`,
-    })
-    .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.version, sql.placeholder('version'))))
-    .returning({ id: tasks.id })
-    .prepare('agent_task_patch'),
-);
-
-/** The task as written, or undefined when another writer bumped its version first. */
-async function writeTaskPatch(
-  db: Db,
-  row: TaskRow,
-  patch: TaskPatch,
-  now: Date,
-): Promise<TaskRow | undefined> {
-  const values: Record<string, unknown> = {
-    id: row.id,
-    version: row.version,
-    nextVersion: row.version + 1,
-    updatedAt: tasks.updatedAt.mapToDriverValue(now),
-  };
-  // As drizzle would send them unprepared: placeholders skip the columns' own encoding (Date → ISO
-  // text, jsonb → JSON text).
-  for (const column of TASK_PATCH_COLUMNS) {
-    const value = patch[column];
-    values[column] = value === null ? null : tasks[column].mapToDriverValue(value as never);
-  }
-  const written = await taskPatchQuery(db).execute(values);
-  return written.length === 0 ? undefined : { ...row, ...patch, version: row.version + 1, updatedAt: now };
+/** A report's contact: as a heartbeat's, in a statement grouped with other agents' (agent-statements.ts). */
+async function recordReportContact(db: Db, claim: AgentClaim, now: Date): Promise<ContactAnswer> {
+  const beat = await recordGroupedContact(db, {
+    instanceId: claim.instanceId,
+    secretHash: claim.secretHash,
+    now,
+  });
+  return beat ?? refuseContact(db, claim);
 }
 
 /** A task written by others this many times while one report merges into it is not normal; the agent retries. */
@@ -508,48 +436,57 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const now = deps.clock();
     const instance = { id: claim.instanceId };
     const ids = [...new Set(input.tasks.map((t) => t.taskId))];
-    // The contact and the task rows in one statement; it locks the instance row only (for the
-    // statement), so it cannot deadlock with StopTask (task row, then instance row). No task row is
-    // locked: each is written only if its version is still the one the merge was computed from (every
-    // writer of a task bumps it), else merged again onto the fresh row. Two statements for the usual
-    // one-task report, and nothing for StopTask to wait on.
-    const found = await reportContactQuery(deps.db).execute({ ...contactParams(claim, now), ids });
-    const beat = found[0] ?? (await refuseContact(deps.db, claim));
+    // The contact and the task rows side by side, each a statement grouped with other agents' (see
+    // agent-statements.ts); rows read for a credential that turns out refused are dropped unseen. The
+    // contact locks the instance row only (for its statement), so it cannot deadlock with StopTask
+    // (task row, then instance row). No task row is locked: each is written only if its version is
+    // still the one the merge was computed from (every writer of a task bumps it), else merged again
+    // onto the fresh row, and there is nothing for StopTask to wait on.
+    const [beat, rows] = await Promise.all([
+      recordReportContact(deps.db, claim, now),
+      readTasksById(deps.db, ids),
+    ]);
     const byId = new Map<string, TaskRow>(
-      found.flatMap((r) => (r.task === null ? [] : [[r.task.id, r.task] as const])),
+      rows.flatMap((r) => (r.containerInstanceId === instance.id ? [[r.id, r] as const] : [])),
     );
     const transitions: { taskId: string; from: string; to: string }[] = [];
     const unknown = new Set<string>();
     const services = new Set<string>();
+    // Tasks side by side, so their writes share a statement; one task's reports in the order given.
+    const reportsByTask = new Map<string, (typeof input.tasks)[number][]>();
     for (const report of input.tasks) {
-      let row = byId.get(report.taskId);
-      if (row === undefined) {
-        unknown.add(report.taskId);
-        continue;
-      }
-      for (let attempt = 0; row !== undefined; attempt++) {
-        const patch = mergeTaskReport(row, report, now);
-        if (patch === undefined) break;
-        const updated = await writeTaskPatch(deps.db, row, patch, now);
-        if (updated !== undefined) {
-          byId.set(row.id, updated);
-          if (patch.lastStatus !== row.lastStatus) {
-            transitions.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
-          }
-          // What the services scheduler decides on: a service task's status or health.
-          if (
-            row.serviceId !== null &&
-            (patch.lastStatus !== row.lastStatus || patch.healthStatus !== row.healthStatus)
-          ) {
-            services.add(row.serviceId);
-          }
-          break;
-        }
-        if (attempt >= MAX_REPORT_RETRIES) throw new ServerError('The task kept changing; retry the report.');
-        [row] = await deps.db.select().from(tasks).where(eq(tasks.id, row.id));
-        if (row !== undefined) byId.set(row.id, row);
-      }
+      if (!byId.has(report.taskId)) unknown.add(report.taskId);
+      else reportsByTask.set(report.taskId, [...(reportsByTask.get(report.taskId) ?? []), report]);
     }
+    const mergeReports = async (reports: (typeof input.tasks)[number][]) => {
+      for (const report of reports) {
+        let row = byId.get(report.taskId);
+        for (let attempt = 0; row !== undefined; attempt++) {
+          const patch = mergeTaskReport(row, report, now);
+          if (patch === undefined) break;
+          const updated = await writeTaskPatch(deps.db, { row, patch, now });
+          if (updated !== undefined) {
+            byId.set(row.id, updated);
+            if (patch.lastStatus !== row.lastStatus) {
+              transitions.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
+            }
+            // What the services scheduler decides on: a service task's status or health.
+            if (
+              row.serviceId !== null &&
+              (patch.lastStatus !== row.lastStatus || patch.healthStatus !== row.healthStatus)
+            ) {
+              services.add(row.serviceId);
+            }
+            break;
+          }
+          if (attempt >= MAX_REPORT_RETRIES)
+            throw new ServerError('The task kept changing; retry the report.');
+          [row] = await deps.db.select().from(tasks).where(eq(tasks.id, row.id));
+          if (row !== undefined) byId.set(row.id, row);
+        }
+      }
+    };
+    await Promise.all([...reportsByTask.values()].map(mergeReports));
     // No child logger per report: making one cost more than the report's own merge.
     for (const t of transitions) {
       req.log.info({ instanceId: instance.id, taskId: t.taskId }, `task ${t.from}->${t.to}`);

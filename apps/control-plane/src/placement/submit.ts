@@ -1,6 +1,7 @@
 import { ServerError } from '@bosun/model';
-import { and, eq, sql } from 'drizzle-orm';
-import { preparedPer } from '../db/prepared.ts';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { groupedPer } from '../db/group-statement.ts';
 import {
   type PlacementOutcome,
   type PlacementRequestStatus,
@@ -10,14 +11,26 @@ import {
 import type { ActionContext } from '../ecs/action.ts';
 import { channels } from '../notifier.ts';
 
-/** What the caller reads once the worker says it is done (or the wait ended); prepared, as every RunTask does it. */
-const requestOutcomeQuery = preparedPer((db) =>
-  db
-    .select({ status: placementRequests.status, outcome: placementRequests.outcome })
+/**
+ * What the caller reads once the worker says it is done (or the wait ended). Grouped with the other
+ * callers' (db/group-statement.ts): the callers of one placement batch are woken together.
+ */
+const groupedOutcomes = groupedPer<
+  string,
+  { status: PlacementRequestStatus; outcome: PlacementOutcome | null } | undefined
+>(async (db, ids) => {
+  const rows = await db
+    .select({
+      id: placementRequests.id,
+      status: placementRequests.status,
+      outcome: placementRequests.outcome,
+    })
     .from(placementRequests)
-    .where(eq(placementRequests.id, sql.placeholder('id')))
-    .prepare('placement_request_outcome'),
-);
+    .where(inArray(placementRequests.id, [...new Set(ids)]));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id));
+});
+const readOutcome = (db: Db, id: string) => groupedOutcomes(db).call(id);
 
 /**
  * The RunTask/StartTask side of placement: store the request (the truth), queue its cluster's
@@ -79,7 +92,7 @@ export async function submitPlacement(
     },
   );
 
-  const [after] = await requestOutcomeQuery(ctx.db).execute({ id });
+  const after = await readOutcome(ctx.db, id);
   if (after?.status === 'DONE' && after.outcome) return after.outcome;
   const [cancelled] = await ctx.db
     .update(placementRequests)
@@ -88,7 +101,7 @@ export async function submitPlacement(
     .returning({ id: placementRequests.id });
   if (!cancelled) {
     // The worker committed between our read and the cancel.
-    const [done] = await requestOutcomeQuery(ctx.db).execute({ id });
+    const done = await readOutcome(ctx.db, id);
     if (done?.status === 'DONE' && done.outcome) return done.outcome;
   }
   log.warn({ waitedMs: ctx.settings.placementWaitMs }, 'placement did not finish in time; request cancelled');

@@ -9,7 +9,8 @@ import {
 } from '@bosun/model';
 import { type TaskRequirements, taskRequirements } from '@bosun/scheduler';
 import { and, asc, eq, gt, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm';
-import type { Tx } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
+import { groupedPer } from '../db/group-statement.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { type ContainerOverride, clusters, containerInstances, tasks } from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
@@ -38,25 +39,34 @@ export function taskIdFromRef(scope: ArnScope, clusterName: string, ref: string)
 }
 
 /**
- * By primary key only, the cluster checked on the rows: with `cluster_id = $1` in the statement, a
- * generic plan made while the table was small (a fresh cluster: Postgres switches a prepared statement
- * to its generic plan after five runs and keeps it until the next ANALYZE) scanned the cluster's every
- * task through tasks_cluster_desired — 2.9 ms for each RunTask answer at 10,000 tasks, a third of
- * Postgres's time in bench/control-plane.ts. With the key alone every plan is the key's index.
+ * By primary key only, the cluster checked on the rows, and not prepared. With `cluster_id = $1` in
+ * the statement, a generic plan scanned the cluster's every task through tasks_cluster_desired — 2.9
+ * ms for each RunTask answer at 10,000 tasks. And a named statement's generic plan, which Postgres
+ * makes at the fifth run and keeps until the next ANALYZE, is made while a young cluster's table is
+ * small: it scans the whole table then, and still does once there are 10,000 tasks (3.9 ms against
+ * 0.1 ms in bench/control-plane.ts, before autovacuum's first ANALYZE a minute later). Unprepared,
+ * every run is planned for the table as it is; one round trip more.
  */
-const tasksByIdQuery = preparedPer((tx) =>
-  tx
-    .select()
-    .from(tasks)
-    .where(sql`${tasks.id} = any(${sql.placeholder('ids')})`)
-    .prepare('tasks_by_id'),
-);
+const tasksByIdQuery = (tx: Tx, ids: string[]) => tx.select().from(tasks).where(inArray(tasks.id, ids));
 
-export async function findTasks(tx: Tx, clusterId: string, ids: readonly string[]): Promise<TaskRow[]> {
-  if (ids.length === 0) return [];
-  const rows = await tasksByIdQuery(tx).execute({ ids: [...ids] });
+export async function findTasks(db: Db, clusterId: string, ids: readonly string[]): Promise<TaskRow[]> {
+  const rows = await readTasksById(db, ids);
   return rows.filter((row) => row.clusterId === clusterId);
 }
+
+/**
+ * Tasks by id, of any cluster: the caller checks whose they are. Grouped with the other callers'
+ * (db/group-statement.ts): RunTask callers woken by one placement batch, and agents reporting the
+ * tasks it placed, arrive together. On the database itself, never in a transaction.
+ */
+export const readTasksById = (db: Db, ids: readonly string[]): Promise<TaskRow[]> =>
+  ids.length === 0 ? Promise.resolve([]) : groupedTasksById(db).call(ids);
+
+const groupedTasksById = groupedPer<readonly string[], TaskRow[]>(async (db, lists) => {
+  const rows = await tasksByIdQuery(db, [...new Set(lists.flat())]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return lists.map((ids) => ids.flatMap((id) => byId.get(id) ?? []));
+});
 
 /** The columns describeTask shows: fewer to send, parse and map than the whole row. */
 const taskViewColumns = {

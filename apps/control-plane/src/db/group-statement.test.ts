@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { GroupedStatement } from './group-statement.ts';
+
+/** A run that records the groups it was given and answers each input doubled, when released. */
+function recorder() {
+  const groups: number[][] = [];
+  const pending: (() => void)[] = [];
+  const run = (inputs: number[]) =>
+    new Promise<number[]>((resolve) => {
+      groups.push(inputs);
+      pending.push(() => resolve(inputs.map((n) => n * 2)));
+    });
+  const release = async () => {
+    const next = pending.shift();
+    next?.();
+    // Let the answers and the next group's start settle.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  return { groups, run, release };
+}
+
+describe('GroupedStatement', () => {
+  it('runs a lone call at once, then groups the calls made while it is in flight', async () => {
+    const r = recorder();
+    const grouped = new GroupedStatement(r.run);
+    const first = grouped.call(1);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(r.groups).toEqual([[1]]);
+    const rest = [grouped.call(2), grouped.call(3), grouped.call(4)];
+    expect(r.groups).toEqual([[1]]);
+    await r.release();
+    expect(await first).toBe(2);
+    expect(r.groups).toEqual([[1], [2, 3, 4]]);
+    await r.release();
+    expect(await Promise.all(rest)).toEqual([4, 6, 8]);
+  });
+
+  it.each([
+    { maxInFlight: 1, maxGroup: 500, calls: 7, groups: [[0], [1, 2, 3, 4, 5, 6]] },
+    { maxInFlight: 2, maxGroup: 500, calls: 7, groups: [[0], [1], [2, 3, 4, 5, 6]] },
+    { maxInFlight: 1, maxGroup: 3, calls: 7, groups: [[0], [1, 2, 3], [4, 5, 6]] },
+  ])(
+    'maxInFlight $maxInFlight, maxGroup $maxGroup: groups $groups',
+    async ({ maxInFlight, maxGroup, calls, groups }) => {
+      const r = recorder();
+      const grouped = new GroupedStatement(r.run, { maxInFlight, maxGroup });
+      const outs: Promise<number>[] = [];
+      for (let i = 0; i < calls; i++) {
+        outs.push(grouped.call(i));
+        // The first calls start before the next is made; the rest queue behind them.
+        await Promise.resolve();
+        await Promise.resolve();
+      }
+      // Release each group in turn until every call is answered.
+      let answered = 0;
+      for (const out of outs) void out.then(() => answered++);
+      for (let round = 0; answered < calls && round < calls; round++) await r.release();
+      expect(r.groups).toEqual(groups);
+      expect(await Promise.all(outs)).toEqual([...Array(calls).keys()].map((n) => n * 2));
+    },
+  );
+
+  it('rejects every call of a failed group, and goes on with the next', async () => {
+    let fail = true;
+    const grouped = new GroupedStatement(async (inputs: number[]) => {
+      if (fail) throw new Error('statement failed');
+      return inputs;
+    });
+    const a = grouped.call(1);
+    const b = grouped.call(2);
+    await expect(a).rejects.toThrow('statement failed');
+    await expect(b).rejects.toThrow('statement failed');
+    fail = false;
+    expect(await grouped.call(3)).toBe(3);
+  });
+
+  it('rejects the group when run answers a different number of calls', async () => {
+    const grouped = new GroupedStatement(async (inputs: number[]) => inputs.slice(1));
+    await expect(grouped.call(1)).rejects.toThrow('answered 0 of 1 calls');
+  });
+
+  it('rejects a group whose run throws before returning a promise', async () => {
+    const grouped = new GroupedStatement<number, number>(() => {
+      throw new Error('bad input');
+    });
+    await expect(grouped.call(1)).rejects.toThrow('bad input');
+  });
+});
