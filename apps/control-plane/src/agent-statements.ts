@@ -23,7 +23,7 @@ import { TASK_PATCH_COLUMNS, type TaskPatch } from './task-reports.ts';
  * version and tasks agree. Only the columns the answer needs (a task's containers and timestamps are
  * the bulk of its row and not sent here). Not prepared, as tasksByIdQuery (repositories/tasks.ts)
  * and for the same reason: a generic plan made while a young cluster had few tasks hash-joins the
- * whole table for ever after; grouped, it runs a few times a second at most.
+ * whole table until the next ANALYZE; grouped, it runs a few times a second at most.
  */
 const desiredRowsQuery = (db: Db, instanceIds: string[]) =>
   db
