@@ -13,6 +13,7 @@ import {
   type RegisterInstanceResponse,
   ServerError,
   type TaskDefinitionSpec,
+  type TaskStateReport,
 } from '@bosun/model';
 import { and, eq, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -28,7 +29,7 @@ import type { Db, Tx } from './db/client.ts';
 import { preparedPer } from './db/prepared.ts';
 import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from './db/schema/index.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
-import { hashSecret } from './ecs/container-instances.ts';
+import { hashSecret, UUID_RE } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
 import { answerStillStands, type LastAnswer } from './long-poll.ts';
 import { channels, type Notifier } from './notifier.ts';
@@ -176,13 +177,10 @@ interface AgentClaim {
  */
 function claimOf(req: FastifyRequest): AgentClaim {
   const header = req.headers.authorization ?? '';
+  const m = /^Bearer ([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,100})$/.exec(header);
   // A well-formed uuid: it goes into statements shared with other agents' requests, where one that
   // Postgres refuses would fail them all.
-  const m =
-    /^Bearer ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$/.exec(
-      header,
-    );
-  if (!m)
+  if (!m || !UUID_RE.test(m[1] ?? ''))
     throw new AuthenticationError(
       'MissingAuthenticationTokenException',
       'Agent credential required (Bearer).',
@@ -298,6 +296,48 @@ async function recordReportContact(db: Db, claim: AgentClaim, now: Date): Promis
 
 /** A task written by others this many times while one report merges into it is not normal; the agent retries. */
 const MAX_REPORT_RETRIES = 10;
+
+/** One write of a report: the task before it and as written. */
+interface TaskWrite {
+  from: TaskRow;
+  to: TaskRow;
+}
+
+/**
+ * Merges a task's reports into it, in the order given, and writes each change. Grouped writes lock
+ * their task rows (in id order, for their statement only); each is written only if its version is
+ * still the one the merge was computed from (every writer of a task bumps it), else the row is read
+ * again and the report merged onto it.
+ */
+async function applyTaskReports(
+  db: Db,
+  row: TaskRow,
+  reports: readonly TaskStateReport[],
+  now: Date,
+): Promise<TaskWrite[]> {
+  const writes: TaskWrite[] = [];
+  let current: TaskRow | undefined = row;
+  for (const report of reports) {
+    for (let attempt = 0; current !== undefined; attempt++) {
+      const patch = mergeTaskReport(current, report, now);
+      if (patch === undefined) break;
+      const written = await writeTaskPatch(db, { row: current, patch, now });
+      if (written !== undefined) {
+        writes.push({ from: current, to: written });
+        current = written;
+        break;
+      }
+      if (attempt >= MAX_REPORT_RETRIES) throw new ServerError('The task kept changing; retry the report.');
+      [current] = await db.select().from(tasks).where(eq(tasks.id, current.id));
+    }
+  }
+  return writes;
+}
+
+/** What the services scheduler decides on: a service task's status or health. */
+const concernsService = (w: TaskWrite): w is TaskWrite & { from: { serviceId: string } } =>
+  w.from.serviceId !== null &&
+  (w.from.lastStatus !== w.to.lastStatus || w.from.healthStatus !== w.to.healthStatus);
 
 export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void {
   // Long-polls in flight, answered at once when the server closes so shutdown does not wait for them.
@@ -434,62 +474,38 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const claim = claimOf(req);
     const input = parseActionInput(AgentReportRequest, parseBody(req.body));
     const now = deps.clock();
-    const instance = { id: claim.instanceId };
-    const ids = [...new Set(input.tasks.map((t) => t.taskId))];
+    // One task's reports in the order given.
+    const reportsByTask = new Map<string, TaskStateReport[]>();
+    for (const report of input.tasks) {
+      const list = reportsByTask.get(report.taskId);
+      if (list === undefined) reportsByTask.set(report.taskId, [report]);
+      else list.push(report);
+    }
+    const ids = [...reportsByTask.keys()];
     // The contact and the task rows side by side, each a statement grouped with other agents' (see
-    // agent-statements.ts); rows read for a credential that turns out refused are dropped unseen. The
-    // contact locks the instance row only (for its statement), so it cannot deadlock with StopTask
-    // (task row, then instance row). No task row is locked: each is written only if its version is
-    // still the one the merge was computed from (every writer of a task bumps it), else merged again
-    // onto the fresh row, and there is nothing for StopTask to wait on.
+    // agent-statements.ts); rows read for a credential that turns out refused are dropped unseen.
     const [beat, rows] = await Promise.all([
       recordReportContact(deps.db, claim, now),
       readTasksById(deps.db, ids),
     ]);
-    const byId = new Map<string, TaskRow>(
-      rows.flatMap((r) => (r.containerInstanceId === instance.id ? [[r.id, r] as const] : [])),
-    );
-    const transitions: { taskId: string; from: string; to: string }[] = [];
-    const unknown = new Set<string>();
-    const services = new Set<string>();
-    // Tasks side by side, so their writes share a statement; one task's reports in the order given.
-    const reportsByTask = new Map<string, (typeof input.tasks)[number][]>();
-    for (const report of input.tasks) {
-      if (!byId.has(report.taskId)) unknown.add(report.taskId);
-      else reportsByTask.set(report.taskId, [...(reportsByTask.get(report.taskId) ?? []), report]);
-    }
-    const mergeReports = async (reports: (typeof input.tasks)[number][]) => {
-      for (const report of reports) {
-        let row = byId.get(report.taskId);
-        for (let attempt = 0; row !== undefined; attempt++) {
-          const patch = mergeTaskReport(row, report, now);
-          if (patch === undefined) break;
-          const updated = await writeTaskPatch(deps.db, { row, patch, now });
-          if (updated !== undefined) {
-            byId.set(row.id, updated);
-            if (patch.lastStatus !== row.lastStatus) {
-              transitions.push({ taskId: row.id, from: row.lastStatus, to: patch.lastStatus });
-            }
-            // What the services scheduler decides on: a service task's status or health.
-            if (
-              row.serviceId !== null &&
-              (patch.lastStatus !== row.lastStatus || patch.healthStatus !== row.healthStatus)
-            ) {
-              services.add(row.serviceId);
-            }
-            break;
-          }
-          if (attempt >= MAX_REPORT_RETRIES)
-            throw new ServerError('The task kept changing; retry the report.');
-          [row] = await deps.db.select().from(tasks).where(eq(tasks.id, row.id));
-          if (row !== undefined) byId.set(row.id, row);
-        }
-      }
-    };
-    await Promise.all([...reportsByTask.values()].map(mergeReports));
+    const mine = rows.filter((r) => r.containerInstanceId === claim.instanceId);
+    const found = new Set(mine.map((r) => r.id));
+    const unknown = ids.filter((id) => !found.has(id));
+    // Tasks side by side, so their writes share a statement.
+    const writes = (
+      await Promise.all(
+        mine.map((row) => applyTaskReports(deps.db, row, reportsByTask.get(row.id) ?? [], now)),
+      )
+    ).flat();
+    const services = new Set(writes.flatMap((w) => (concernsService(w) ? [w.from.serviceId] : [])));
     // No child logger per report: making one cost more than the report's own merge.
-    for (const t of transitions) {
-      req.log.info({ instanceId: instance.id, taskId: t.taskId }, `task ${t.from}->${t.to}`);
+    for (const { from, to } of writes) {
+      if (from.lastStatus !== to.lastStatus) {
+        req.log.info(
+          { instanceId: claim.instanceId, taskId: to.id },
+          `task ${from.lastStatus}->${to.lastStatus}`,
+        );
+      }
     }
     // After the commit, so the evaluation reads the report.
     for (const serviceId of services) await deps.queues.evaluateService(serviceId, 'task-changed');
@@ -497,7 +513,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       version: beat.desiredVersion,
       status: beat.status,
       heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
-      unknownTaskIds: [...unknown],
+      unknownTaskIds: unknown,
     });
   });
 }

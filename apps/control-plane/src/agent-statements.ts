@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Db } from './db/client.ts';
-import { groupedPer } from './db/group-statement.ts';
+import { groupedLookup, groupedPer } from './db/group-statement.ts';
 import { clusters, containerInstances, tasks } from './db/schema/index.ts';
 import type { ContainerInstanceRow } from './repositories/container-instances.ts';
 import type { TaskRow } from './repositories/tasks.ts';
@@ -71,15 +71,11 @@ export interface TaskPatchWrite {
 
 const patchColumnNames = TASK_PATCH_COLUMNS.map((key) => tasks[key].name);
 
-const groupedDesiredRows = groupedPer<string, DesiredRow[]>(async (db, ids) => {
-  const rows = await desiredRowsQuery(db, [...new Set(ids)]);
-  const byInstance = groupBy(rows, (r) => r.instanceId);
-  return ids.map((id) => byInstance.get(id) ?? []);
-});
+const groupedDesiredRows = groupedLookup(desiredRowsQuery, (row) => row.instanceId);
 
 /** The instance's rows of desiredRowsQuery (a row with task null when it has none). */
 export const desiredRows = (db: Db, instanceId: string): Promise<DesiredRow[]> =>
-  groupedDesiredRows(db).call(instanceId);
+  groupedDesiredRows(db, [instanceId]);
 
 const groupedContacts = groupedPer<Contact, ContactAnswer | undefined>(async (db, list) => {
   // The credential is compared in SQL, as a heartbeat's is (contactUpdate in agent-api.ts). The hash
@@ -162,15 +158,4 @@ export async function writeTaskPatch(db: Db, write: TaskPatchWrite): Promise<Tas
   return written
     ? { ...write.row, ...write.patch, version: write.row.version + 1, updatedAt: write.now }
     : undefined;
-}
-
-function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
-  const out = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list === undefined) out.set(k, [item]);
-    else list.push(item);
-  }
-  return out;
 }

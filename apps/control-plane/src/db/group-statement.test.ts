@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GroupedStatement } from './group-statement.ts';
+import type { Db } from './client.ts';
+import { GroupedStatement, groupedLookup } from './group-statement.ts';
 
 /** A run that records the groups it was given and answers each input doubled, when released. */
 function recorder() {
@@ -85,5 +86,33 @@ describe('GroupedStatement', () => {
       throw new Error('bad input');
     });
     await expect(grouped.call(1)).rejects.toThrow('bad input');
+  });
+
+  it("groupedLookup reads the union of a group's keys once and answers each call with the rows of its keys", async () => {
+    const reads: string[][] = [];
+    const rows = [
+      { key: 'a', n: 1 },
+      { key: 'b', n: 2 },
+      { key: 'a', n: 3 },
+      { key: 'c', n: 4 },
+    ];
+    const lookup = groupedLookup(
+      async (_db: Db, keys: string[]) => {
+        reads.push([...keys]);
+        return rows.filter((r) => keys.includes(r.key));
+      },
+      (row) => row.key,
+    );
+    // A handle of its own: groupedLookup keeps one group per database handle.
+    const db = {} as Db;
+    const answers = await Promise.all([
+      lookup(db, ['a']),
+      lookup(db, ['c', 'a']),
+      lookup(db, ['b', 'x']),
+      lookup(db, []),
+    ]);
+    expect(answers.map((list) => list.map((r) => r.n))).toEqual([[1, 3], [4, 1, 3], [2], []]);
+    // The first call alone, the next two together, the empty one not at all.
+    expect(reads).toEqual([['a'], ['c', 'a', 'b', 'x']]);
   });
 });

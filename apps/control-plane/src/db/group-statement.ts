@@ -75,3 +75,26 @@ export function groupedPer<In, Out>(
     return grouped;
   };
 }
+
+/**
+ * A grouped read of rows by key: each call names some keys and gets the rows of those keys, in the
+ * order of its keys (and, within a key, in the order `read` gave them); the group reads the union of
+ * its calls' keys once. `read` must not depend on which call asked.
+ */
+export function groupedLookup<K, Row>(
+  read: (db: Db, keys: K[]) => Promise<Row[]>,
+  keyOf: (row: Row) => K,
+): (db: Db, keys: readonly K[]) => Promise<Row[]> {
+  const grouped = groupedPer<readonly K[], Row[]>(async (db, lists) => {
+    const rows = await read(db, [...new Set(lists.flat())]);
+    const byKey = new Map<K, Row[]>();
+    for (const row of rows) {
+      const key = keyOf(row);
+      const list = byKey.get(key);
+      if (list === undefined) byKey.set(key, [row]);
+      else list.push(row);
+    }
+    return lists.map((keys) => keys.flatMap((key) => byKey.get(key) ?? []));
+  });
+  return (db, keys) => (keys.length === 0 ? Promise.resolve([]) : grouped(db).call(keys));
+}

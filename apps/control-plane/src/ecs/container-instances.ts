@@ -24,7 +24,7 @@ import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A deregistered instance's agent is refused, so it is never connected, however recent its last call. */
 export const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext): boolean =>

@@ -1,7 +1,7 @@
 import { ServerError } from '@bosun/model';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { groupedPer } from '../db/group-statement.ts';
+import { groupedLookup } from '../db/group-statement.ts';
 import {
   type PlacementOutcome,
   type PlacementRequestStatus,
@@ -15,22 +15,19 @@ import { channels } from '../notifier.ts';
  * What the caller reads once the worker says it is done (or the wait ended). Grouped with the other
  * callers' (db/group-statement.ts): the callers of one placement batch are woken together.
  */
-const groupedOutcomes = groupedPer<
-  string,
-  { status: PlacementRequestStatus; outcome: PlacementOutcome | null } | undefined
->(async (db, ids) => {
-  const rows = await db
-    .select({
-      id: placementRequests.id,
-      status: placementRequests.status,
-      outcome: placementRequests.outcome,
-    })
-    .from(placementRequests)
-    .where(inArray(placementRequests.id, [...new Set(ids)]));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => byId.get(id));
-});
-const readOutcome = (db: Db, id: string) => groupedOutcomes(db).call(id);
+const groupedOutcomes = groupedLookup(
+  (db: Db, ids: string[]) =>
+    db
+      .select({
+        id: placementRequests.id,
+        status: placementRequests.status,
+        outcome: placementRequests.outcome,
+      })
+      .from(placementRequests)
+      .where(inArray(placementRequests.id, ids)),
+  (row) => row.id,
+);
+const readOutcome = async (db: Db, id: string) => (await groupedOutcomes(db, [id]))[0];
 
 /**
  * The RunTask/StartTask side of placement: store the request (the truth), queue its cluster's

@@ -10,7 +10,7 @@ import {
 import { type TaskRequirements, taskRequirements } from '@bosun/scheduler';
 import { and, asc, eq, gt, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
-import { groupedPer } from '../db/group-statement.ts';
+import { groupedLookup } from '../db/group-statement.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { type ContainerOverride, clusters, containerInstances, tasks } from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
@@ -59,14 +59,10 @@ export async function findTasks(db: Db, clusterId: string, ids: readonly string[
  * (db/group-statement.ts): RunTask callers woken by one placement batch, and agents reporting the
  * tasks it placed, arrive together. On the database itself, never in a transaction.
  */
-export const readTasksById = (db: Db, ids: readonly string[]): Promise<TaskRow[]> =>
-  ids.length === 0 ? Promise.resolve([]) : groupedTasksById(db).call(ids);
-
-const groupedTasksById = groupedPer<readonly string[], TaskRow[]>(async (db, lists) => {
-  const rows = await tasksByIdQuery(db, [...new Set(lists.flat())]);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return lists.map((ids) => ids.flatMap((id) => byId.get(id) ?? []));
-});
+export const readTasksById: (db: Db, ids: readonly string[]) => Promise<TaskRow[]> = groupedLookup(
+  tasksByIdQuery,
+  (row) => row.id,
+);
 
 /** The columns describeTask shows: fewer to send, parse and map than the whole row. */
 const taskViewColumns = {
