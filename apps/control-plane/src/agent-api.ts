@@ -12,10 +12,9 @@ import {
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
   ServerError,
-  type TaskDefinitionSpec,
   type TaskStateReport,
 } from '@bosun/model';
-import { and, eq, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
@@ -27,7 +26,7 @@ import {
 import type { SecretBox } from './auth/secret-box.ts';
 import type { Db, Tx } from './db/client.ts';
 import { preparedPer } from './db/prepared.ts';
-import { clusters, containerInstances, joinTokens, taskDefinitions, tasks } from './db/schema/index.ts';
+import { clusters, containerInstances, joinTokens, tasks } from './db/schema/index.ts';
 import type { ControlPlaneSettings } from './ecs/action.ts';
 import { hashSecret, UUID_RE } from './ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
@@ -37,6 +36,7 @@ import type { Queues } from './queues.ts';
 import type { ContainerInstanceRow } from './repositories/container-instances.ts';
 import { resolveRegistryAuth } from './repositories/secrets.ts';
 import { evaluateClusterServices } from './repositories/services.ts';
+import { loadSpecs, revisionKey } from './repositories/task-definitions.ts';
 import { applyOverrides, readTasksById, type TaskRow } from './repositories/tasks.ts';
 import { mergeTaskReport } from './task-reports.ts';
 
@@ -72,12 +72,12 @@ async function desiredState(
   instanceId: string,
 ): Promise<DesiredStateResponse> {
   const rows = await desiredRows(db, instanceId);
-  const specs = await taskDefinitionSpecs(
+  const specs = await loadSpecs(
     db,
     rows.flatMap((r) => (r.task === null ? [] : [r.task])),
   );
   const placed = rows.flatMap((r) => {
-    const spec = r.task === null ? undefined : specs.get(specKey(r.task));
+    const spec = r.task === null ? undefined : specs.get(revisionKey(r.task));
     return r.task === null || spec === undefined ? [] : [{ ...r.task, spec, clusterName: r.clusterName }];
   });
   // Registry credentials are resolved per spec: the agent gets them only for tasks placed on it.
@@ -102,54 +102,6 @@ async function desiredState(
       }),
     ),
   };
-}
-
-const specKey = (r: { family: string; revision: number }) => `${r.family}:${r.revision}`;
-
-/**
- * Task definition revisions by family:revision. A revision's spec never changes once registered
- * (deregistering changes its status only), so every process may keep the ones it has read: agents ask
- * for their desired state on every change, and each answer carries the definition of every task.
- */
-const specCache = new Map<string, TaskDefinitionSpec>();
-const SPEC_CACHE_LIMIT = 2000;
-
-async function taskDefinitionSpecs(
-  db: Db,
-  wanted: readonly { family: string; revision: number }[],
-): Promise<Map<string, TaskDefinitionSpec>> {
-  const out = new Map<string, TaskDefinitionSpec>();
-  const missing = new Map<string, { family: string; revision: number }>();
-  for (const w of wanted) {
-    const key = specKey(w);
-    const spec = specCache.get(key);
-    if (spec !== undefined) out.set(key, spec);
-    else missing.set(key, w);
-  }
-  if (missing.size > 0) {
-    const rows = await db
-      .select({
-        family: taskDefinitions.family,
-        revision: taskDefinitions.revision,
-        spec: taskDefinitions.spec,
-      })
-      .from(taskDefinitions)
-      .where(
-        or(
-          ...[...missing.values()].map((m) =>
-            and(eq(taskDefinitions.family, m.family), eq(taskDefinitions.revision, m.revision)),
-          ),
-        ),
-      );
-    for (const r of rows) {
-      const key = specKey(r);
-      out.set(key, r.spec);
-      // Oldest first out: a Map iterates in insertion order.
-      if (specCache.size >= SPEC_CACHE_LIMIT) specCache.delete(specCache.keys().next().value as string);
-      specCache.set(key, r.spec);
-    }
-  }
-  return out;
 }
 
 function parseBody(raw: unknown): unknown {

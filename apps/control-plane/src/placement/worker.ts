@@ -9,7 +9,7 @@ import {
   type TaskRequirements,
 } from '@bosun/scheduler';
 import { Worker } from 'bullmq';
-import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db, Tx } from '../db/client.ts';
@@ -18,11 +18,11 @@ import {
   type PlacementOutcome,
   type PlacementSpec,
   placementRequests,
-  taskDefinitions,
 } from '../db/schema/index.ts';
 import type { ControlPlaneSettings } from '../ecs/action.ts';
 import { channels, type Notifier } from '../notifier.ts';
 import { QUEUE_CATALOG, type Queues, type TypedJob } from '../queues.ts';
+import { loadSpecs, revisionKey } from '../repositories/task-definitions.ts';
 import { applyOverrides, bumpDesiredVersions, requirementsOf } from '../repositories/tasks.ts';
 import { startServiceWorkers } from '../services/worker.ts';
 import { loadSnapshot } from './candidates.ts';
@@ -253,24 +253,12 @@ async function prepareRequests(
   clusterName: string,
   rows: RequestRow[],
 ): Promise<Prepared[]> {
-  const pairs = [...new Map(rows.map((r) => [`${r.spec.family}:${r.spec.revision}`, r.spec])).values()];
-  const definitions = await db
-    .select({
-      family: taskDefinitions.family,
-      revision: taskDefinitions.revision,
-      spec: taskDefinitions.spec,
-    })
-    .from(taskDefinitions)
-    .where(
-      or(
-        ...pairs.map((s) =>
-          and(eq(taskDefinitions.family, s.family), eq(taskDefinitions.revision, s.revision)),
-        ),
-      ),
-    );
-  const byKey = new Map(definitions.map((d) => [`${d.family}:${d.revision}`, d.spec]));
+  const byKey = await loadSpecs(
+    db,
+    rows.map((r) => r.spec),
+  );
   return rows.map((row): Prepared => {
-    const stored = byKey.get(`${row.spec.family}:${row.spec.revision}`);
+    const stored = byKey.get(revisionKey(row.spec));
     const fail = (detail: string) => {
       deps.log.error({ placementRequestId: row.id, detail }, 'placement request cannot be planned');
       return {

@@ -5,7 +5,7 @@ import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
-import { clusters, deployments, serviceEvents, services, taskDefinitions } from '../db/schema/index.ts';
+import { clusters, deployments, serviceEvents, services } from '../db/schema/index.ts';
 import type { Queues } from '../queues.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 import { requirementsOf } from './tasks.ts';
@@ -183,31 +183,6 @@ export function deploymentTaskDefinition(
     requirements: requirementsOf(spec, `service:${serviceName}`),
     hasHealthCheck: spec.containerDefinitions.some((c) => c.essential && c.healthCheck !== undefined),
   };
-}
-
-/** Task definitions by `family:revision`, for the deployments of a service. */
-export async function loadRevisions(
-  tx: Tx,
-  refs: readonly { family: string; revision: number }[],
-): Promise<Map<string, TaskDefinitionSpec>> {
-  const out = new Map<string, TaskDefinitionSpec>();
-  const unique = [...new Map(refs.map((r) => [`${r.family}:${r.revision}`, r])).values()];
-  if (unique.length === 0) return out;
-  const rows = await tx
-    .select({
-      family: taskDefinitions.family,
-      revision: taskDefinitions.revision,
-      spec: taskDefinitions.spec,
-    })
-    .from(taskDefinitions)
-    .where(
-      sql`(${taskDefinitions.family}, ${taskDefinitions.revision}) in (${sql.join(
-        unique.map((r) => sql`(${r.family}, ${r.revision})`),
-        sql`, `,
-      )})`,
-    );
-  for (const r of rows) out.set(`${r.family}:${r.revision}`, r.spec);
-  return out;
 }
 
 export async function listDeployments(tx: Tx, serviceIds: readonly string[]): Promise<DeploymentRow[]> {

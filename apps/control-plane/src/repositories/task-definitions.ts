@@ -70,3 +70,59 @@ export async function findTaskDefinition(
       : await latestActiveQuery(tx).execute({ family: ref.family });
   return row;
 }
+
+/** A revision by name: `family:revision`. */
+export interface RevisionRef {
+  family: string;
+  revision: number;
+}
+
+export const revisionKey = (r: RevisionRef): string => `${r.family}:${r.revision}`;
+
+/**
+ * Task definition revisions by family:revision. A revision's spec never changes once registered
+ * (deregistering changes its status only), so every process may keep the ones it has read: agents ask
+ * for their desired state on every change, and each answer carries the definition of every task.
+ */
+const specCache = new Map<string, TaskDefinitionSpec>();
+const SPEC_CACHE_LIMIT = 2000;
+
+/**
+ * The specs of the named revisions, keyed by `revisionKey`, from this process's cache or else one
+ * query. A revision that does not exist is absent from the answer.
+ */
+export async function loadSpecs(
+  db: Tx,
+  wanted: readonly RevisionRef[],
+): Promise<Map<string, TaskDefinitionSpec>> {
+  const out = new Map<string, TaskDefinitionSpec>();
+  const missing = new Map<string, RevisionRef>();
+  for (const w of wanted) {
+    const key = revisionKey(w);
+    const spec = specCache.get(key);
+    if (spec !== undefined) out.set(key, spec);
+    else missing.set(key, w);
+  }
+  if (missing.size === 0) return out;
+  const rows = await db
+    .select({
+      family: taskDefinitions.family,
+      revision: taskDefinitions.revision,
+      spec: taskDefinitions.spec,
+    })
+    .from(taskDefinitions)
+    .where(
+      sql`(${taskDefinitions.family}, ${taskDefinitions.revision}) in (${sql.join(
+        [...missing.values()].map((r) => sql`(${r.family}, ${r.revision})`),
+        sql`, `,
+      )})`,
+    );
+  for (const r of rows) {
+    const key = revisionKey(r);
+    out.set(key, r.spec);
+    // Oldest first out: a Map iterates in insertion order.
+    if (specCache.size >= SPEC_CACHE_LIMIT) specCache.delete(specCache.keys().next().value as string);
+    specCache.set(key, r.spec);
+  }
+  return out;
+}

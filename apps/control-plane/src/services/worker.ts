@@ -28,11 +28,11 @@ import {
   deploymentTaskDefinition,
   listDeployments,
   listEvents,
-  loadRevisions,
   type ServiceRow,
   toServiceDeployment,
   writeDeployments,
 } from '../repositories/services.ts';
+import { loadSpecs } from '../repositories/task-definitions.ts';
 import { bumpDesiredVersions, requestTaskStops } from '../repositories/tasks.ts';
 
 export interface ServiceWorkerDeps extends PlacementDeps {
@@ -147,7 +147,7 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
     agentTimeoutMs: deps.settings.agentTimeoutMs,
   };
   const deploymentRows = await listDeployments(tx, [service.id]);
-  const specs = await loadRevisions(tx, [
+  const specs = await loadSpecs(tx, [
     ...deploymentRows.map((d) => ({ family: d.family, revision: d.revision })),
     { family: service.family, revision: service.revision },
   ]);
