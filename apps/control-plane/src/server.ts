@@ -1,15 +1,15 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { buildApp } from './app.ts';
 import { AccessKeyStore, ensureAdminKey } from './auth/access-keys.ts';
 import { SecretBox } from './auth/secret-box.ts';
-import { loadConfig } from './config.ts';
+import { createRuntime } from './context/runtime.ts';
+import { loadConfig } from './context/settings.ts';
+import { loadMasterKey, writeClientEnv } from './context/state-dir.ts';
 import { connectDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
-import { startWorkers } from './placement/worker.ts';
+import { buildApp } from './http/app.ts';
 import { ensureDefaultCluster } from './repositories/bootstrap.ts';
-import { createRuntime } from './runtime.ts';
-import { loadMasterKey, writeClientEnv } from './state-dir.ts';
+import { startWorkers } from './workers/placement.ts';
 
 /**
  * Start-up: config → migrations → keys → Redis runtime (queues, subscriber) → workers → app → listen;

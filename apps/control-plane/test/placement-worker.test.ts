@@ -8,8 +8,8 @@ import {
 } from '@aws-sdk/client-ecs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { housekeeping } from '../src/placement/housekeeping.ts';
-import { processPlacementRequest } from '../src/placement/worker.ts';
+import { housekeeping } from '../src/workers/housekeeping.ts';
+import { processPlacementRequest } from '../src/workers/placement.ts';
 import { registerAgent } from './fake-agent.ts';
 import { ACCOUNT, REGION, startControlPlane, type TestControlPlane } from './harness.ts';
 

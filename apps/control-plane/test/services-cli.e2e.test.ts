@@ -7,7 +7,7 @@ import type { RegisterInstanceResponse } from '@bosun/model';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_CATALOG } from '../src/queues.ts';
+import { QUEUE_CATALOG } from '../src/workers/queues.ts';
 import { FakeAgent } from './fake-agent.ts';
 import { AgentLoop } from './fake-fleet.ts';
 import { createScratchDatabase } from './harness.ts';

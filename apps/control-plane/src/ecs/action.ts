@@ -1,10 +1,10 @@
 import type { ArnScope } from '@bosun/model';
 import type { FastifyBaseLogger } from 'fastify';
 import type { z } from 'zod';
+import type { Notifier } from '../agent-protocol/wake-ups.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Db } from '../db/client.ts';
-import type { Notifier } from '../notifier.ts';
-import type { Queues } from '../queues.ts';
+import type { Queues } from '../workers/queues.ts';
 
 /** What every ECS action handler gets: the database, ARN scope, the clock and the caller. */
 export interface ActionContext {

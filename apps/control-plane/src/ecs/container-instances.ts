@@ -3,9 +3,8 @@ import { arns, InvalidParameterError, parseArn } from '@bosun/model';
 import { evaluateClusterQuery, parseClusterQuery, type QueryAst } from '@bosun/scheduler';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { channels } from '../agent-protocol/wake-ups.ts';
 import { containerInstances, joinTokens } from '../db/schema/index.ts';
-import { channels } from '../notifier.ts';
-import { loadSnapshot } from '../placement/candidates.ts';
 import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
 import {
   type ContainerInstanceRow,
@@ -20,6 +19,7 @@ import {
 } from '../repositories/container-instances.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
+import { loadSnapshot } from '../scheduling/snapshot.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';

@@ -18,6 +18,7 @@ import {
 } from '@bosun/scheduler';
 import { and, asc, eq, gt, ne } from 'drizzle-orm';
 import { z } from 'zod';
+import { channels } from '../agent-protocol/wake-ups.ts';
 import {
   type StoredDeploymentConfiguration,
   type StoredPlacementConstraint,
@@ -25,7 +26,6 @@ import {
   services,
   tasks,
 } from '../db/schema/index.ts';
-import { channels } from '../notifier.ts';
 import {
   type ClusterRow,
   requireActive,

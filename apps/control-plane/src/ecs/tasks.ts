@@ -13,11 +13,10 @@ import {
 import { parseClusterQuery } from '@bosun/scheduler';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { channels } from '../agent-protocol/wake-ups.ts';
 import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { containerInstances, type PlacementSpec } from '../db/schema/index.ts';
-import { channels } from '../notifier.ts';
-import { submitPlacement } from '../placement/submit.ts';
 import {
   type ClusterRow,
   requireActive,
@@ -36,6 +35,7 @@ import {
   type TaskView,
   taskIdFromRef,
 } from '../repositories/tasks.ts';
+import { submitPlacement } from '../scheduling/submit.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';
 import { type Cursor, decodeToken, maxResults, nextToken, page } from './pagination.ts';

@@ -6,7 +6,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { clusters, deployments, serviceEvents, services } from '../db/schema/index.ts';
-import type { Queues } from '../queues.ts';
+import type { Queues } from '../workers/queues.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 import { requirementsOf } from './tasks.ts';
 

@@ -1,10 +1,10 @@
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { Db } from './db/client.ts';
-import { groupedLookup, groupedPer } from './db/group-statement.ts';
-import { clusters, containerInstances, tasks } from './db/schema/index.ts';
-import type { ContainerInstanceRow } from './repositories/container-instances.ts';
-import type { TaskRow } from './repositories/tasks.ts';
-import { TASK_PATCH_COLUMNS, type TaskPatch } from './task-reports.ts';
+import type { Db } from '../db/client.ts';
+import { groupedLookup, groupedPer } from '../db/group-statement.ts';
+import { clusters, containerInstances, tasks } from '../db/schema/index.ts';
+import type { ContainerInstanceRow } from '../repositories/container-instances.ts';
+import type { TaskRow } from '../repositories/tasks.ts';
+import { TASK_PATCH_COLUMNS, type TaskPatch } from './reports.ts';
 
 /**
  * The agent protocol's per-task statements, each grouped (db/group-statement.ts): when a placement

@@ -3,15 +3,15 @@ import type { ArnScope } from '@bosun/model';
 import { ClientError, UnknownOperationError } from '@bosun/model';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { registerAgentApi } from './agent-api.ts';
-import type { AccessKeyStore } from './auth/access-keys.ts';
-import type { SecretBox } from './auth/secret-box.ts';
-import { verifySigV4 } from './auth/sigv4.ts';
-import type { Database } from './db/client.ts';
-import type { ControlPlaneRuntime, ControlPlaneSettings } from './ecs/action.ts';
-import { actionsByTarget } from './ecs/index.ts';
-import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
-import { ecsErrorHandler, sendEcsError } from './http-errors.ts';
+import { registerAgentApi } from '../agent-protocol/routes.ts';
+import type { AccessKeyStore } from '../auth/access-keys.ts';
+import type { SecretBox } from '../auth/secret-box.ts';
+import { verifySigV4 } from '../auth/sigv4.ts';
+import type { Database } from '../db/client.ts';
+import type { ControlPlaneRuntime, ControlPlaneSettings } from '../ecs/action.ts';
+import { actionsByTarget } from '../ecs/index.ts';
+import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
+import { ecsErrorHandler, sendEcsError } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 export interface AppDeps {

@@ -6,8 +6,8 @@ import {
   type TaskStateReport,
   taskStatusRank,
 } from '@bosun/model';
-import type { TaskContainer } from './db/schema/index.ts';
-import type { TaskRow } from './repositories/tasks.ts';
+import type { TaskContainer } from '../db/schema/index.ts';
+import type { TaskRow } from '../repositories/tasks.ts';
 
 /**
  * The columns a report may change. mergeTaskReport's patch always has every one of them, so the

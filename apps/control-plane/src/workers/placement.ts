@@ -12,6 +12,7 @@ import { Worker } from 'bullmq';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { channels, type Notifier } from '../agent-protocol/wake-ups.ts';
 import type { Db, Tx } from '../db/client.ts';
 import {
   clusters,
@@ -20,14 +21,13 @@ import {
   placementRequests,
 } from '../db/schema/index.ts';
 import type { ControlPlaneSettings } from '../ecs/action.ts';
-import { channels, type Notifier } from '../notifier.ts';
-import { QUEUE_CATALOG, type Queues, type TypedJob } from '../queues.ts';
 import { loadSpecs, revisionKey } from '../repositories/task-definitions.ts';
 import { applyOverrides, bumpDesiredVersions, requirementsOf } from '../repositories/tasks.ts';
-import { startServiceWorkers } from '../services/worker.ts';
-import { loadSnapshot } from './candidates.ts';
-import { insertPlacedTasks, lockAndRecheck, newTaskId } from './commit.ts';
+import { insertPlacedTasks, lockAndRecheck, newTaskId } from '../scheduling/apply-plan.ts';
+import { loadSnapshot } from '../scheduling/snapshot.ts';
 import { housekeeping } from './housekeeping.ts';
+import { QUEUE_CATALOG, type Queues, type TypedJob } from './queues.ts';
+import { startServiceWorkers } from './services.ts';
 
 export interface PlacementDeps {
   db: Db;

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { ControlPlaneRuntime } from './ecs/action.ts';
-import { Notifier } from './notifier.ts';
-import { Queues } from './queues.ts';
+import { Notifier } from '../agent-protocol/wake-ups.ts';
+import type { ControlPlaneRuntime } from '../ecs/action.ts';
+import { Queues } from '../workers/queues.ts';
 
 /**
  * The Redis-side machinery of one control-plane process: the job queues (producing side) and the one

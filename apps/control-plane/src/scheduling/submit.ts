@@ -1,5 +1,6 @@
 import { ServerError } from '@bosun/model';
 import { and, eq, inArray } from 'drizzle-orm';
+import { channels } from '../agent-protocol/wake-ups.ts';
 import type { Db } from '../db/client.ts';
 import { groupedLookup } from '../db/group-statement.ts';
 import {
@@ -9,7 +10,6 @@ import {
   placementRequests,
 } from '../db/schema/index.ts';
 import type { ActionContext } from '../ecs/action.ts';
-import { channels } from '../notifier.ts';
 
 /**
  * What the caller reads once the worker says it is done (or the wait ended). Grouped with the other

@@ -15,13 +15,9 @@ import {
 import { Worker } from 'bullmq';
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
+import { channels } from '../agent-protocol/wake-ups.ts';
 import type { Tx } from '../db/client.ts';
 import { clusters, deployments, services, tasks } from '../db/schema/index.ts';
-import { channels } from '../notifier.ts';
-import { loadSnapshot } from '../placement/candidates.ts';
-import { insertPlacedTasks, lockAndRecheck, newTaskId, type PlannedTask } from '../placement/commit.ts';
-import type { PlacementDeps } from '../placement/worker.ts';
-import { type Payload, QUEUE_CATALOG, type Queues, type TypedJob } from '../queues.ts';
 import {
   appendEvents,
   type DeploymentRow,
@@ -34,6 +30,10 @@ import {
 } from '../repositories/services.ts';
 import { loadSpecs } from '../repositories/task-definitions.ts';
 import { bumpDesiredVersions, requestTaskStops } from '../repositories/tasks.ts';
+import { insertPlacedTasks, lockAndRecheck, newTaskId, type PlannedTask } from '../scheduling/apply-plan.ts';
+import { loadSnapshot } from '../scheduling/snapshot.ts';
+import type { PlacementDeps } from './placement.ts';
+import { type Payload, QUEUE_CATALOG, type Queues, type TypedJob } from './queues.ts';
 
 export interface ServiceWorkerDeps extends PlacementDeps {
   queues: Queues;

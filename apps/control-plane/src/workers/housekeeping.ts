@@ -1,6 +1,6 @@
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { placementRequests } from '../db/schema/index.ts';
-import type { PlacementDeps } from './worker.ts';
+import type { PlacementDeps } from './placement.ts';
 
 /** Placement requests whose RunTask caller has long stopped waiting. */
 const ABANDONED_REQUEST_MS = 10 * 60 * 1000;

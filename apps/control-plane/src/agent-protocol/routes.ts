@@ -17,28 +17,28 @@ import {
 import { and, eq, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { SecretBox } from '../auth/secret-box.ts';
+import type { Db, Tx } from '../db/client.ts';
+import { preparedPer } from '../db/prepared.ts';
+import { clusters, containerInstances, joinTokens, tasks } from '../db/schema/index.ts';
+import type { ControlPlaneSettings } from '../ecs/action.ts';
+import { hashSecret, UUID_RE } from '../ecs/container-instances.ts';
+import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
+import type { ContainerInstanceRow } from '../repositories/container-instances.ts';
+import { resolveRegistryAuth } from '../repositories/secrets.ts';
+import { evaluateClusterServices } from '../repositories/services.ts';
+import { loadSpecs, revisionKey } from '../repositories/task-definitions.ts';
+import { applyOverrides, readTasksById, type TaskRow } from '../repositories/tasks.ts';
+import type { Queues } from '../workers/queues.ts';
+import { answerStillStands, type LastAnswer } from './long-poll.ts';
+import { mergeTaskReport } from './reports.ts';
 import {
   type ContactAnswer,
   desiredRows,
   recordContact as recordGroupedContact,
   writeTaskPatch,
-} from './agent-statements.ts';
-import type { SecretBox } from './auth/secret-box.ts';
-import type { Db, Tx } from './db/client.ts';
-import { preparedPer } from './db/prepared.ts';
-import { clusters, containerInstances, joinTokens, tasks } from './db/schema/index.ts';
-import type { ControlPlaneSettings } from './ecs/action.ts';
-import { hashSecret, UUID_RE } from './ecs/container-instances.ts';
-import { assertStorableStrings, parseActionInput } from './ecs/input.ts';
-import { answerStillStands, type LastAnswer } from './long-poll.ts';
-import { channels, type Notifier } from './notifier.ts';
-import type { Queues } from './queues.ts';
-import type { ContainerInstanceRow } from './repositories/container-instances.ts';
-import { resolveRegistryAuth } from './repositories/secrets.ts';
-import { evaluateClusterServices } from './repositories/services.ts';
-import { loadSpecs, revisionKey } from './repositories/task-definitions.ts';
-import { applyOverrides, readTasksById, type TaskRow } from './repositories/tasks.ts';
-import { mergeTaskReport } from './task-reports.ts';
+} from './statements.ts';
+import { channels, type Notifier } from './wake-ups.ts';
 
 export interface AgentApiDeps {
   db: Db;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actionsByTarget } from './ecs/index.ts';
+import { actionsByTarget } from '../ecs/index.ts';
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests. awsJson1_1

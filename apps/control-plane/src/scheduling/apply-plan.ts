@@ -5,7 +5,7 @@ import type { Tx } from '../db/client.ts';
 import { insertRowsAsJson } from '../db/insert-json.ts';
 import { type ContainerOverride, type TaskContainer, tasks } from '../db/schema/index.ts';
 import { putTagsOfMany } from '../repositories/tags.ts';
-import { type InstanceSnapshot, loadSnapshot, type SnapshotOptions } from './candidates.ts';
+import { type InstanceSnapshot, loadSnapshot, type SnapshotOptions } from './snapshot.ts';
 
 /**
  * The commit half of "plan, then apply", shared by RunTask/StartTask placement (worker.ts) and the

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AccessKey } from './auth/access-keys.ts';
+import type { AccessKey } from '../auth/access-keys.ts';
 
 /** The master key that seals stored secrets: from config, else STATE_DIR/master.key (made once). */
 export async function loadMasterKey(stateDir: string, fromEnv: string | undefined): Promise<string> {
