@@ -9,7 +9,7 @@ import { connectDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
 import { buildApp } from './http/app.ts';
 import { ensureDefaultCluster } from './repositories/bootstrap.ts';
-import { startWorkers } from './workers/placement.ts';
+import { startWorkers } from './workers/index.ts';
 
 /**
  * Start-up: config → migrations → keys → Redis runtime (queues, subscriber) → workers → app → listen;

@@ -12,7 +12,7 @@ import { applyMigrations } from '../src/db/migrate.ts';
 import type { ControlPlaneRuntime, ControlPlaneSettings } from '../src/ecs/action.ts';
 import { buildApp } from '../src/http/app.ts';
 import { ensureDefaultCluster } from '../src/repositories/bootstrap.ts';
-import { startWorkers } from '../src/workers/placement.ts';
+import { startWorkers } from '../src/workers/index.ts';
 import { QUEUE_CATALOG } from '../src/workers/queues.ts';
 
 export const REGION = 'local';

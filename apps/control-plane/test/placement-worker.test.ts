@@ -9,7 +9,7 @@ import {
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { housekeeping } from '../src/workers/housekeeping.ts';
-import { processPlacementRequest } from '../src/workers/placement.ts';
+import { placePendingRequests } from '../src/workers/placement.ts';
 import { registerAgent } from './fake-agent.ts';
 import { ACCOUNT, REGION, startControlPlane, type TestControlPlane } from './harness.ts';
 
@@ -101,10 +101,11 @@ describe('placement under concurrency', () => {
       new RunTaskCommand({ cluster: 'twice', taskDefinition: 'twice', count: 2 }),
     );
     expect(run.tasks).toHaveLength(2);
-    const [request] = await cp.database.sql<{ id: string }[]>`
-      select placement_request_id as id from tasks where id = ${run.tasks?.[0]?.taskArn?.split('/').pop() ?? ''}`;
-    await processPlacementRequest(deps(cp), request?.id ?? '');
-    await processPlacementRequest(deps(cp2), request?.id ?? '');
+    const [request] = await cp.database.sql<{ id: string; clusterId: string }[]>`
+      select placement_request_id as id, cluster_id as "clusterId" from tasks
+       where id = ${run.tasks?.[0]?.taskArn?.split('/').pop() ?? ''}`;
+    await placePendingRequests(deps(cp), request?.clusterId ?? '');
+    await placePendingRequests(deps(cp2), request?.clusterId ?? '');
     const [n] = await cp.database.sql<{ n: number }[]>`
       select count(*)::int as n from tasks where placement_request_id = ${request?.id ?? ''}`;
     expect(n?.n).toBe(2);
@@ -132,11 +133,11 @@ describe('when no worker answers in time', () => {
     );
     const input = { cluster: 'slow', taskDefinition: 'slow', clientToken: 'slow-1' };
     await expect(idle.ecs.send(new RunTaskCommand(input))).rejects.toMatchObject({ name: 'ServerException' });
-    const [request] = await idle.database.sql<{ id: string; status: string }[]>`
-      select id, status from placement_requests where client_token = 'slow-1'`;
+    const [request] = await idle.database.sql<{ status: string; clusterId: string }[]>`
+      select status, cluster_id as "clusterId" from placement_requests where client_token = 'slow-1'`;
     expect(request?.status).toBe('CANCELLED');
     // The job is still queued; a worker that runs it now must not start anything.
-    await processPlacementRequest(deps(idle), request?.id ?? '');
+    await placePendingRequests(deps(idle), request?.clusterId ?? '');
     const [none] = await idle.database.sql<{ n: number }[]>`select count(*)::int as n from tasks`;
     expect(none?.n).toBe(0);
 

@@ -28,7 +28,8 @@ import type { ContainerInstanceRow } from '../repositories/container-instances.t
 import { resolveRegistryAuth } from '../repositories/secrets.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { loadSpecs, revisionKey } from '../repositories/task-definitions.ts';
-import { applyOverrides, readTasksById, type TaskRow } from '../repositories/tasks.ts';
+import { readTasksById, type TaskRow } from '../repositories/tasks.ts';
+import { applyOverrides } from '../scheduling/inputs.ts';
 import type { Queues } from '../workers/queues.ts';
 import { answerStillStands, type LastAnswer } from './long-poll.ts';
 import { mergeTaskReport } from './reports.ts';

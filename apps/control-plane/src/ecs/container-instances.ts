@@ -17,9 +17,9 @@ import {
   orphanTasksOfInstance,
   stopUnstartedServiceTasks,
 } from '../repositories/container-instances.ts';
+import { loadSnapshot } from '../repositories/instance-snapshot.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
-import { loadSnapshot } from '../scheduling/snapshot.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';

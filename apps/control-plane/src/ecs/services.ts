@@ -35,7 +35,6 @@ import {
 import {
   type DeploymentRow,
   type DeploymentView,
-  deploymentTaskDefinition,
   findClusterServices,
   findLiveService,
   findServicesByName,
@@ -45,12 +44,12 @@ import {
   type ServiceEventView,
   type ServiceRow,
   serviceNameFromRef,
-  toServiceDeployment,
   writeDeployments,
 } from '../repositories/services.ts';
 import { listTags, listTagsOfMany, putTags, removeTags } from '../repositories/tags.ts';
 import { findTaskDefinition } from '../repositories/task-definitions.ts';
 import { requestTaskStops } from '../repositories/tasks.ts';
+import { deploymentTaskDefinition, toServiceDeployment } from '../scheduling/inputs.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, page } from './pagination.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';

@@ -26,7 +26,6 @@ import {
 import { listTagsOfMany } from '../repositories/tags.ts';
 import { findTaskDefinition, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
 import {
-  applyOverrides,
   describeTask,
   findClusterTasks,
   findTasks,
@@ -35,6 +34,7 @@ import {
   type TaskView,
   taskIdFromRef,
 } from '../repositories/tasks.ts';
+import { applyOverrides } from '../scheduling/inputs.ts';
 import { submitPlacement } from '../scheduling/submit.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';

@@ -54,6 +54,17 @@ export async function findCluster(
   return row;
 }
 
+/** A cluster by id; `share` keeps DeleteCluster (which locks it for update) out until the commit. */
+export async function findClusterById(
+  tx: Tx,
+  id: string,
+  options: { lock?: 'share' } = {},
+): Promise<ClusterRow | undefined> {
+  const query = tx.select().from(clusters).where(eq(clusters.id, id));
+  const [row] = await (options.lock === undefined ? query : query.for(options.lock));
+  return row;
+}
+
 /**
  * The name of the cluster `ref` (default: `default`) names here, or ClusterNotFoundException, for
  * reads that fetch the cluster together with what they read inside it (then `requireActive`).

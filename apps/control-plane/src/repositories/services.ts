@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type ArnScope, parseArn, parseTaskDefinitionRef, type TaskDefinitionSpec } from '@bosun/model';
-import type { DeploymentTaskDefinition, ServiceDeployment, ServiceEvent } from '@bosun/scheduler';
+import { type ArnScope, parseArn, parseTaskDefinitionRef } from '@bosun/model';
+import type { ServiceDeployment, ServiceEvent } from '@bosun/scheduler';
 import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Tx } from '../db/client.ts';
@@ -8,7 +8,6 @@ import { preparedPer } from '../db/prepared.ts';
 import { clusters, deployments, serviceEvents, services } from '../db/schema/index.ts';
 import type { Queues } from '../workers/queues.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
-import { requirementsOf } from './tasks.ts';
 
 export type ServiceRow = typeof services.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
@@ -172,19 +171,6 @@ export function newDeploymentId(): string {
   return `ecs-svc/${n.toString().padStart(19, '0')}`;
 }
 
-/** What the scheduler needs of a revision: its ARN, what one task reserves, whether health gates it. */
-export function deploymentTaskDefinition(
-  arn: string,
-  spec: TaskDefinitionSpec,
-  serviceName: string,
-): DeploymentTaskDefinition {
-  return {
-    arn,
-    requirements: requirementsOf(spec, `service:${serviceName}`),
-    hasHealthCheck: spec.containerDefinitions.some((c) => c.essential && c.healthCheck !== undefined),
-  };
-}
-
 export async function listDeployments(tx: Tx, serviceIds: readonly string[]): Promise<DeploymentRow[]> {
   if (serviceIds.length === 0) return [];
   return tx
@@ -192,27 +178,6 @@ export async function listDeployments(tx: Tx, serviceIds: readonly string[]): Pr
     .from(deployments)
     .where(inArray(deployments.serviceId, [...serviceIds]))
     .orderBy(desc(deployments.createdAt), asc(deployments.id));
-}
-
-/** A stored deployment as the scheduler reads it. */
-export function toServiceDeployment(
-  row: DeploymentRow,
-  taskDefinition: DeploymentTaskDefinition,
-): ServiceDeployment {
-  return {
-    id: row.id,
-    status: row.status,
-    taskDefinition,
-    createdAt: row.createdAt.getTime(),
-    updatedAt: row.updatedAt.getTime(),
-    desiredCount: row.desiredCount,
-    pendingCount: row.pendingCount,
-    runningCount: row.runningCount,
-    failedTasks: row.failedTasks,
-    rolloutState: row.rolloutState,
-    rolloutStateReason: row.rolloutStateReason,
-    launch: row.launch,
-  };
 }
 
 /** `family` and `revision` of a deployment, from its task definition ARN. */

@@ -1,20 +1,28 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type ArnScope,
   arns,
   parseArn,
-  parseTaskSize,
   type StopCode,
   type TagPair,
   type TaskDefinitionSpec,
 } from '@bosun/model';
-import { type TaskRequirements, taskRequirements } from '@bosun/scheduler';
+import type { TaskRequirements } from '@bosun/scheduler';
 import { and, asc, eq, gt, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { groupedLookup } from '../db/group-statement.ts';
+import { insertRowsAsJson } from '../db/insert-json.ts';
 import { preparedPer } from '../db/prepared.ts';
-import { type ContainerOverride, clusters, containerInstances, tasks } from '../db/schema/index.ts';
+import {
+  type ContainerOverride,
+  clusters,
+  containerInstances,
+  type TaskContainer,
+  tasks,
+} from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
+import { putTagsOfMany } from './tags.ts';
 
 export type TaskRow = typeof tasks.$inferSelect;
 
@@ -216,54 +224,6 @@ export async function listClusterTaskIds(
   return { cluster: row?.cluster, ids: row?.ids ?? [] };
 }
 
-/**
- * The task definition as this task runs it: RunTask's containerOverrides applied. `command` replaces,
- * `environment` adds or overrides variables by name, sizes replace — as ECS applies them.
- */
-export function applyOverrides(
-  spec: TaskDefinitionSpec,
-  overrides: readonly ContainerOverride[],
-): TaskDefinitionSpec {
-  if (overrides.length === 0) return spec;
-  const byName = new Map(overrides.map((o) => [o.name, o]));
-  return {
-    ...spec,
-    containerDefinitions: spec.containerDefinitions.map((c) => {
-      const o = byName.get(c.name);
-      if (o === undefined) return c;
-      const environment = [...c.environment];
-      for (const v of o.environment ?? []) {
-        const i = environment.findIndex((e) => e.name === v.name);
-        if (i === -1) environment.push(v);
-        else environment[i] = v;
-      }
-      return {
-        ...c,
-        ...(o.command !== undefined ? { command: o.command } : {}),
-        ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
-        ...(o.memory !== undefined ? { memory: o.memory } : {}),
-        ...(o.memoryReservation !== undefined ? { memoryReservation: o.memoryReservation } : {}),
-        environment,
-      };
-    }),
-  };
-}
-
-/** What one task of `spec` (overrides applied) reserves on an instance. */
-export function requirementsOf(spec: TaskDefinitionSpec, group: string): TaskRequirements {
-  const cpu = spec.cpu === undefined ? undefined : parseTaskSize(spec.cpu, 'cpu');
-  const memory = spec.memory === undefined ? undefined : parseTaskSize(spec.memory, 'memory');
-  return taskRequirements(
-    {
-      ...(cpu === undefined ? {} : { cpu }),
-      ...(memory === undefined ? {} : { memory }),
-      networkMode: spec.networkMode,
-      containerDefinitions: spec.containerDefinitions,
-    },
-    group,
-  );
-}
-
 /** Bumps the desired-state version of instances whose tasks changed; call inside the changing tx. */
 export async function bumpDesiredVersions(tx: Tx, instanceIds: readonly string[]): Promise<void> {
   if (instanceIds.length === 0) return;
@@ -399,4 +359,98 @@ export function describeTask(
     attributes: [],
     ...(tags === undefined ? {} : { tags }),
   };
+}
+
+/** A task to create on its chosen instance. */
+export interface NewTask {
+  /** 32 hex characters; a fresh one when absent. */
+  id?: string;
+  clusterId: string;
+  instanceId: string;
+  placementRequestId?: string | null;
+  serviceId?: string | null;
+  deploymentId?: string | null;
+  family: string;
+  revision: number;
+  containerOverrides: ContainerOverride[];
+  group: string;
+  startedBy: string | null;
+  /** The task definition with the overrides applied. */
+  definition: TaskDefinitionSpec;
+  requirements: TaskRequirements;
+  tags: readonly TagPair[];
+}
+
+export const newTaskId = (): string => randomBytes(16).toString('hex');
+
+/**
+ * Inserts placed tasks: PROVISIONING, desired RUNNING, already on their instance, holding their
+ * reservations from this commit on. The caller bumps the instances' desired versions in the same
+ * transaction and wakes their agents after the commit.
+ */
+export async function insertPlacedTasks(
+  tx: Tx,
+  scope: ArnScope,
+  clusterName: string,
+  list: readonly NewTask[],
+  now: Date,
+): Promise<string[]> {
+  if (list.length === 0) return [];
+  const rows = list.map((t) => ({
+    id: t.id ?? newTaskId(),
+    clusterId: t.clusterId,
+    containerInstanceId: t.instanceId,
+    placementRequestId: t.placementRequestId ?? null,
+    serviceId: t.serviceId ?? null,
+    deploymentId: t.deploymentId ?? null,
+    family: t.family,
+    revision: t.revision,
+    overrides: { containerOverrides: t.containerOverrides },
+    group: t.group,
+    startedBy: t.startedBy,
+    lastStatus: 'PROVISIONING' as const,
+    desiredStatus: 'RUNNING' as const,
+    containers: t.definition.containerDefinitions.map(
+      (c): TaskContainer => ({
+        id: randomUUID(),
+        name: c.name,
+        image: c.image,
+        cpu: c.cpu,
+        ...(c.memory === undefined ? {} : { memory: c.memory }),
+        ...(c.memoryReservation === undefined ? {} : { memoryReservation: c.memoryReservation }),
+        lastStatus: 'PENDING',
+        networkBindings: [],
+      }),
+    ),
+    reservedCpu: t.requirements.cpu,
+    reservedMemory: t.requirements.memory,
+    reservedPorts: t.requirements.ports.map((p) => `${p.protocol}:${p.hostPort}`),
+    createdAt: now,
+    updatedAt: now,
+  }));
+  await insertRowsAsJson(tx, tasks, rows);
+  await putTagsOfMany(
+    tx,
+    rows.map((row, i) => ({
+      resourceArn: arns.task(scope, clusterName, row.id),
+      pairs: list[i]?.tags ?? [],
+    })),
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Deletes STOPPED tasks that stopped before `stoppedBefore`, with their tags, in one transaction;
+ * answers how many went.
+ */
+export async function deleteStoppedTasks(db: Db, scope: ArnScope, stoppedBefore: Date): Promise<number> {
+  return db.transaction(async (tx) => {
+    const gone = await tx.execute<{ arn: string }>(sql`
+      delete from tasks t using clusters c
+       where c.id = t.cluster_id and t.last_status = 'STOPPED' and t.stopped_at < ${stoppedBefore.toISOString()}::timestamptz
+      returning 'arn:aws:ecs:' || ${scope.region} || ':' || ${scope.accountId} || ':task/' || c.name || '/' || t.id as arn`);
+    const arns = gone.map((r) => r.arn);
+    if (arns.length > 0) await tx.execute(sql`delete from tags where resource_arn in ${arns}`);
+    return arns.length;
+  });
 }

@@ -1,18 +1,122 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { type ArnScope, arns, type TagPair, type TaskDefinitionSpec } from '@bosun/model';
+import type { ArnScope } from '@bosun/model';
 import type { TaskRequirements } from '@bosun/scheduler';
-import type { Tx } from '../db/client.ts';
-import { insertRowsAsJson } from '../db/insert-json.ts';
-import { type ContainerOverride, type TaskContainer, tasks } from '../db/schema/index.ts';
-import { putTagsOfMany } from '../repositories/tags.ts';
-import { type InstanceSnapshot, loadSnapshot, type SnapshotOptions } from './snapshot.ts';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Notifier } from '../agent-protocol/wake-ups.ts';
+import type { Db, Tx } from '../db/client.ts';
+import { loadSnapshot, type SnapshotOptions } from '../repositories/instance-snapshot.ts';
+import { bumpDesiredVersions, insertPlacedTasks, type NewTask } from '../repositories/tasks.ts';
+import type { InstanceSnapshot } from './inputs.ts';
 
 /**
- * The commit half of "plan, then apply", shared by RunTask/StartTask placement (worker.ts) and the
- * services worker: lock the chosen instance rows, re-check that the plan still fits on the fresh rows,
- * insert the tasks. A plan that no longer fits is a conflict: the caller rolls back and re-plans on
- * fresh state, so no host is ever over-committed, however many control-plane processes place at once.
+ * The one plan applier, shared by RunTask/StartTask placement (workers/placement.ts) and the services
+ * worker (workers/services.ts): plan on a snapshot, then in one transaction lock the chosen instance
+ * rows, re-check that the plan still fits on the fresh rows, insert the tasks, bump the instances'
+ * desired versions; after the commit, wake the agents. A plan that no longer fits is a conflict, a
+ * value: the transaction rolls back and the caller plans again on fresh state, so no host is ever
+ * over-committed, however many control-plane processes place at once.
  */
+
+export interface Conflict {
+  kind: 'conflict';
+  why: string;
+}
+
+/** What an attempt committed, and the channels to publish once it has. */
+export interface Committed<R> {
+  kind: 'committed';
+  result: R;
+  wake: readonly string[];
+}
+
+export type Attempt<R> = Conflict | Committed<R>;
+
+/** Thrown only to roll a conflicting transaction back; never leaves this module. */
+class RollBack extends Error {
+  constructor(readonly conflict: Conflict) {
+    super(conflict.why);
+  }
+}
+
+/** Runs `fn` in a transaction that commits unless `fn` answers a conflict, which rolls it back. */
+export async function transactionOrConflict<R>(
+  db: Db,
+  fn: (tx: Tx) => Promise<Attempt<R>>,
+): Promise<Attempt<R>> {
+  try {
+    return await db.transaction(async (tx) => {
+      const attempt = await fn(tx);
+      if (attempt.kind === 'conflict') throw new RollBack(attempt);
+      return attempt;
+    });
+  } catch (err) {
+    if (err instanceof RollBack) return err.conflict;
+    throw err;
+  }
+}
+
+/**
+ * Attempts until one commits (at most `limit + 1` times), then publishes its wake-ups: after the
+ * commit, so a woken agent or caller reads the new rows. Past the limit something is badly contended:
+ * it throws, and BullMQ retries the job later.
+ */
+export async function untilCommitted<R>(
+  deps: { notifier: Notifier; log: FastifyBaseLogger },
+  what: string,
+  limit: number,
+  attempt: (n: number) => Promise<Attempt<R>>,
+): Promise<{ result: R; conflicts: number }> {
+  for (let n = 0; n <= limit; n++) {
+    const outcome = await attempt(n);
+    if (outcome.kind === 'committed') {
+      if (outcome.wake.length > 0) await deps.notifier.publishAll([...outcome.wake]);
+      return { result: outcome.result, conflicts: n };
+    }
+    deps.log.debug({ why: outcome.why, attempt: n }, `${what}: conflict under lock; planning again`);
+  }
+  throw new Error(`${what}: still conflicting after ${limit} re-plans`);
+}
+
+/** A plan to commit: the tasks to create, where, and what else the transaction touched. */
+export interface Plan {
+  clusterId: string;
+  clusterName: string;
+  scope: ArnScope;
+  now: Date;
+  agentTimeoutMs: number;
+  tasks: readonly (NewTask & { distinctInstance?: boolean })[];
+  /** Placed under distinctInstance unless a task says otherwise. */
+  distinctInstance: boolean;
+  /** Instances whose tasks the same transaction stopped: locked with the others, versions bumped. */
+  alsoTouched?: readonly string[];
+}
+
+/**
+ * Locks every instance row the plan touches (id order), re-checks the plan on the fresh rows, then
+ * inserts its tasks and bumps the touched instances' versions. Answers the conflict, or the instance
+ * ids whose agents are to be woken.
+ */
+export async function applyPlan(tx: Tx, plan: Plan): Promise<Conflict | { instanceIds: string[] }> {
+  const planned = plan.tasks.map((t) => ({
+    instanceId: t.instanceId,
+    requirements: t.requirements,
+    ...(t.distinctInstance === undefined ? {} : { distinctInstance: t.distinctInstance }),
+  }));
+  const why = await lockAndRecheck(
+    tx,
+    plan.clusterId,
+    { scope: plan.scope, clusterName: plan.clusterName, now: plan.now, agentTimeoutMs: plan.agentTimeoutMs },
+    planned,
+    plan.distinctInstance,
+    plan.alsoTouched,
+  );
+  if (why !== undefined) return { kind: 'conflict', why };
+  await insertPlacedTasks(tx, plan.scope, plan.clusterName, plan.tasks, plan.now);
+  const instanceIds = [
+    ...new Set([...(plan.alsoTouched ?? []), ...plan.tasks.map((t) => t.instanceId)]),
+  ].sort();
+  await bumpDesiredVersions(tx, instanceIds);
+  return { instanceIds };
+}
 
 /** One task of a plan: where it goes and what it holds there. */
 export interface PlannedTask {
@@ -27,7 +131,7 @@ export interface PlannedTask {
  * stops) `for update` in id order — the order every locker of instance rows uses, so two cannot
  * deadlock — and re-checks the plan against them. Returns why it no longer fits, or undefined.
  */
-export async function lockAndRecheck(
+async function lockAndRecheck(
   tx: Tx,
   clusterId: string,
   options: Omit<SnapshotOptions, 'ids' | 'lock'>,
@@ -82,82 +186,4 @@ export function recheckPlan(
     }
   }
   return undefined;
-}
-
-/** A task to create on its chosen instance. */
-export interface NewTask {
-  /** 32 hex characters; a fresh one when absent. */
-  id?: string;
-  clusterId: string;
-  instanceId: string;
-  placementRequestId?: string | null;
-  serviceId?: string | null;
-  deploymentId?: string | null;
-  family: string;
-  revision: number;
-  containerOverrides: ContainerOverride[];
-  group: string;
-  startedBy: string | null;
-  /** The task definition with the overrides applied. */
-  definition: TaskDefinitionSpec;
-  requirements: TaskRequirements;
-  tags: readonly TagPair[];
-}
-
-export const newTaskId = (): string => randomBytes(16).toString('hex');
-
-/**
- * Inserts placed tasks: PROVISIONING, desired RUNNING, already on their instance, holding their
- * reservations from this commit on. The caller bumps the instances' desired versions in the same
- * transaction and wakes their agents after the commit.
- */
-export async function insertPlacedTasks(
-  tx: Tx,
-  scope: ArnScope,
-  clusterName: string,
-  list: readonly NewTask[],
-  now: Date,
-): Promise<string[]> {
-  if (list.length === 0) return [];
-  const rows = list.map((t) => ({
-    id: t.id ?? newTaskId(),
-    clusterId: t.clusterId,
-    containerInstanceId: t.instanceId,
-    placementRequestId: t.placementRequestId ?? null,
-    serviceId: t.serviceId ?? null,
-    deploymentId: t.deploymentId ?? null,
-    family: t.family,
-    revision: t.revision,
-    overrides: { containerOverrides: t.containerOverrides },
-    group: t.group,
-    startedBy: t.startedBy,
-    lastStatus: 'PROVISIONING' as const,
-    desiredStatus: 'RUNNING' as const,
-    containers: t.definition.containerDefinitions.map(
-      (c): TaskContainer => ({
-        id: randomUUID(),
-        name: c.name,
-        image: c.image,
-        cpu: c.cpu,
-        ...(c.memory === undefined ? {} : { memory: c.memory }),
-        ...(c.memoryReservation === undefined ? {} : { memoryReservation: c.memoryReservation }),
-        lastStatus: 'PENDING',
-        networkBindings: [],
-      }),
-    ),
-    reservedCpu: t.requirements.cpu,
-    reservedMemory: t.requirements.memory,
-    reservedPorts: t.requirements.ports.map((p) => `${p.protocol}:${p.hostPort}`),
-    createdAt: now,
-    updatedAt: now,
-  }));
-  await insertRowsAsJson(tx, tasks, rows);
-  await putTagsOfMany(
-    tx,
-    rows.map((row, i) => ({
-      resourceArn: arns.task(scope, clusterName, row.id),
-      pairs: list[i]?.tags ?? [],
-    })),
-  );
-  return rows.map((r) => r.id);
 }

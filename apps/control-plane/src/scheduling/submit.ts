@@ -1,33 +1,12 @@
 import { ServerError } from '@bosun/model';
-import { and, eq, inArray } from 'drizzle-orm';
 import { channels } from '../agent-protocol/wake-ups.ts';
-import type { Db } from '../db/client.ts';
-import { groupedLookup } from '../db/group-statement.ts';
-import {
-  type PlacementOutcome,
-  type PlacementRequestStatus,
-  type PlacementSpec,
-  placementRequests,
-} from '../db/schema/index.ts';
+import type { PlacementOutcome, PlacementSpec } from '../db/schema/index.ts';
 import type { ActionContext } from '../ecs/action.ts';
-
-/**
- * What the caller reads once the worker says it is done (or the wait ended). Grouped with the other
- * callers' (db/group-statement.ts): the callers of one placement batch are woken together.
- */
-const groupedOutcomes = groupedLookup(
-  (db: Db, ids: string[]) =>
-    db
-      .select({
-        id: placementRequests.id,
-        status: placementRequests.status,
-        outcome: placementRequests.outcome,
-      })
-      .from(placementRequests)
-      .where(inArray(placementRequests.id, ids)),
-  (row) => row.id,
-);
-const readOutcome = async (db: Db, id: string) => (await groupedOutcomes(db, [id]))[0];
+import {
+  cancelPendingRequest,
+  insertOrFindPlacementRequest,
+  readPlacementOutcome,
+} from '../repositories/placement-requests.ts';
 
 /**
  * The RunTask/StartTask side of placement: store the request (the truth), queue its cluster's
@@ -43,37 +22,8 @@ export async function submitPlacement(
   spec: PlacementSpec,
   clientToken: string | undefined,
 ): Promise<PlacementOutcome> {
-  // One statement on its own first: without a clientToken (or with a new one) that is all it takes,
-  // and a transaction around it would cost two more round trips on every RunTask.
-  const [inserted] = await ctx.db
-    .insert(placementRequests)
-    .values({ clusterId, clientToken: clientToken ?? null, status: 'PENDING', spec, createdAt: ctx.now })
-    .onConflictDoNothing({ target: [placementRequests.clusterId, placementRequests.clientToken] })
-    .returning();
-  const request =
-    inserted ??
-    (await ctx.db.transaction(async (tx) => {
-      const [existing] = await tx
-        .select()
-        .from(placementRequests)
-        .where(
-          and(
-            eq(placementRequests.clusterId, clusterId),
-            eq(placementRequests.clientToken, clientToken ?? ''),
-          ),
-        )
-        .for('update');
-      if (!existing) throw new ServerError('The placement request vanished while it was being read.');
-      // A retry of a call that timed out earlier: place it now.
-      if (existing.status === 'CANCELLED') {
-        await tx
-          .update(placementRequests)
-          .set({ status: 'PENDING' })
-          .where(eq(placementRequests.id, existing.id));
-        return { ...existing, status: 'PENDING' as PlacementRequestStatus };
-      }
-      return existing;
-    }));
+  const request = await insertOrFindPlacementRequest(ctx.db, clusterId, spec, clientToken, ctx.now);
+  if (request === undefined) throw new ServerError('The placement request vanished while it was being read.');
   if (request.status === 'DONE' && request.outcome) return request.outcome;
 
   const id = request.id;
@@ -89,16 +39,12 @@ export async function submitPlacement(
     },
   );
 
-  const after = await readOutcome(ctx.db, id);
+  const after = await readPlacementOutcome(ctx.db, id);
   if (after?.status === 'DONE' && after.outcome) return after.outcome;
-  const [cancelled] = await ctx.db
-    .update(placementRequests)
-    .set({ status: 'CANCELLED', completedAt: new Date() })
-    .where(and(eq(placementRequests.id, id), eq(placementRequests.status, 'PENDING')))
-    .returning({ id: placementRequests.id });
+  const cancelled = await cancelPendingRequest(ctx.db, id, new Date());
   if (!cancelled) {
     // The worker committed between our read and the cancel.
-    const done = await readOutcome(ctx.db, id);
+    const done = await readPlacementOutcome(ctx.db, id);
     if (done?.status === 'DONE' && done.outcome) return done.outcome;
   }
   log.warn({ waitedMs: ctx.settings.placementWaitMs }, 'placement did not finish in time; request cancelled');

@@ -9,16 +9,12 @@ import { z } from 'zod';
 export const QUEUE_CATALOG = {
   /**
    * Places the PENDING placement requests (RunTask/StartTask) of one cluster, in batches
-   * (src/placement/worker.ts). Deduplicated per cluster like services: while the cluster's job waits,
-   * more requests ride on it; while it runs, one more job is kept for what arrives meanwhile. Jobs
-   * queued by older versions name one request instead; the worker places its cluster's requests then.
+   * (workers/placement.ts). Deduplicated per cluster like services: while the cluster's job waits,
+   * more requests ride on it; while it runs, one more job is kept for what arrives meanwhile.
    */
   placement: {
     name: 'placement',
-    payload: z.union([
-      z.object({ clusterId: z.string().uuid() }),
-      z.object({ placementRequestId: z.string().uuid() }),
-    ]),
+    payload: z.object({ clusterId: z.string().uuid() }),
     options: {
       attempts: 5,
       backoff: { type: 'exponential', delay: 100 },
@@ -28,7 +24,7 @@ export const QUEUE_CATALOG = {
     concurrency: 8,
   },
   /**
-   * One evaluation of one service (src/services/worker.ts). Deduplicated per service with BullMQ's
+   * One evaluation of one service (workers/services.ts). Deduplicated per service with BullMQ's
    * `deduplication: { id, keepLastIfActive }`: a burst of triggers while a job waits is one job, and a
    * trigger that arrives while the service's job is running is kept and run once more after it.
    */
@@ -75,7 +71,7 @@ export type QueueKey = keyof typeof QUEUE_CATALOG;
 export type Payload<K extends QueueKey> = z.output<(typeof QUEUE_CATALOG)[K]['payload']>;
 export type TypedJob<K extends QueueKey> = Job<Payload<K>>;
 
-/** The producing side, typed by the catalog: `queues.add('placement', { placementRequestId }, jobId)`. */
+/** The producing side, typed by the catalog: `queues.add('services', { serviceId, trigger }, jobId)`. */
 export class Queues {
   private readonly queues: { [K in QueueKey]: Queue };
 

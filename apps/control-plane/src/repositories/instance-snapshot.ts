@@ -1,23 +1,14 @@
-import { type ArnScope, arns } from '@bosun/model';
-import type { CandidateInstance } from '@bosun/scheduler';
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { containerInstances } from '../db/schema/index.ts';
-import type { ContainerInstanceRow } from '../repositories/container-instances.ts';
+import {
+  type InstanceSnapshot,
+  type InstanceUsage,
+  instanceSnapshot,
+  type SnapshotContext,
+} from '../scheduling/inputs.ts';
 
-/** One container instance as placement sees it, plus the task groups counted on it. */
-export interface InstanceSnapshot {
-  row: ContainerInstanceRow;
-  candidate: CandidateInstance;
-  /** Tasks not yet STOPPED on the instance, per group. */
-  groupCounts: ReadonlyMap<string, number>;
-}
-
-export interface SnapshotOptions {
-  scope: ArnScope;
-  clusterName: string;
-  now: Date;
-  agentTimeoutMs: number;
+export interface SnapshotOptions extends SnapshotContext {
   /** Only these instances (StartTask, or the re-check of a plan). */
   ids?: readonly string[];
   /** `select … for update` on the instance rows, in id order so concurrent lockers cannot deadlock. */
@@ -48,37 +39,7 @@ export async function loadSnapshot(
     .orderBy(asc(containerInstances.id));
   const rows = await (o.lock ? query.for('update') : query);
   const usage = await usageByInstance(tx, clusterId, o.ids === undefined ? undefined : rows.map((r) => r.id));
-  return rows.map((row) => {
-    const used = usage.get(row.id);
-    const counts = used?.groups ?? new Map<string, number>();
-    const attributes: Record<string, string> = {};
-    for (const a of row.attributes) attributes[a.name] = a.value ?? '';
-    const candidate: CandidateInstance = {
-      instanceId: row.id,
-      arn: arns.containerInstance(o.scope, o.clusterName, row.id),
-      status: row.status,
-      remainingCpu: row.registeredCpu - (used?.cpu ?? 0),
-      remainingMemory: row.registeredMemory - (used?.memory ?? 0),
-      usedPorts: new Set([...row.reservedPorts, ...(used?.ports ?? [])]),
-      agentConnected:
-        row.lastHeartbeatAt !== null && o.now.getTime() - row.lastHeartbeatAt.getTime() < o.agentTimeoutMs,
-      agentVersion: row.versionInfo?.agentVersion ?? '',
-      registeredAt: row.registeredAt.getTime(),
-      runningTasksCount: used?.running ?? 0,
-      attributes,
-      taskGroups: new Set(counts.keys()),
-    };
-    return { row, candidate, groupCounts: counts };
-  });
-}
-
-interface InstanceUsage {
-  cpu: number;
-  memory: number;
-  ports: string[];
-  running: number;
-  /** Tasks not yet STOPPED per group. */
-  groups: Map<string, number>;
+  return rows.map((row) => instanceSnapshot(row, usage.get(row.id), o));
 }
 
 /**

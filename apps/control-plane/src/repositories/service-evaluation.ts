@@ -1,0 +1,65 @@
+/** The reads and writes of one service evaluation (workers/services.ts) that are not shared with the API. */
+import { asc, eq, ne } from 'drizzle-orm';
+import type { Db, Tx } from '../db/client.ts';
+import { containerInstances, deployments, services, tasks } from '../db/schema/index.ts';
+import type { DrainingTask } from '../scheduling/inputs.ts';
+import type { ServiceRow } from './services.ts';
+import type { TaskRow } from './tasks.ts';
+
+/**
+ * The service row `for update`: two evaluations of a service never overlap, UpdateService and
+ * DeleteService wait for the one in progress, and each reads what the previous one committed.
+ */
+export async function lockService(tx: Tx, serviceId: string): Promise<ServiceRow | undefined> {
+  const [row] = await tx.select().from(services).where(eq(services.id, serviceId)).for('update');
+  return row;
+}
+
+/** Every task of the service, STOPPED ones too, in id order. */
+export async function listServiceTasks(tx: Tx, serviceId: string): Promise<TaskRow[]> {
+  return tx.select().from(tasks).where(eq(tasks.serviceId, serviceId)).orderBy(asc(tasks.id));
+}
+
+/** The service's tasks with the status and last contact of their hosts, for draining. */
+export async function listDrainingTasks(
+  tx: Tx,
+  serviceId: string,
+): Promise<(DrainingTask & { id: string; desiredStatus: TaskRow['desiredStatus'] })[]> {
+  return tx
+    .select({
+      id: tasks.id,
+      desiredStatus: tasks.desiredStatus,
+      lastStatus: tasks.lastStatus,
+      instanceStatus: containerInstances.status,
+      instanceContactAt: containerInstances.lastHeartbeatAt,
+    })
+    .from(tasks)
+    .leftJoin(containerInstances, eq(containerInstances.id, tasks.containerInstanceId))
+    .where(eq(tasks.serviceId, serviceId))
+    .orderBy(asc(tasks.id));
+}
+
+/** Writes the service's counts (and status, revision) as the evaluation left them. */
+export async function updateServiceState(
+  tx: Tx,
+  serviceId: string,
+  patch: Partial<
+    Pick<
+      ServiceRow,
+      'desiredCount' | 'runningCount' | 'pendingCount' | 'family' | 'revision' | 'status' | 'updatedAt'
+    >
+  >,
+): Promise<void> {
+  await tx.update(services).set(patch).where(eq(services.id, serviceId));
+}
+
+/** An INACTIVE service keeps no deployments. */
+export async function deleteDeployments(tx: Tx, serviceId: string): Promise<void> {
+  await tx.delete(deployments).where(eq(deployments.serviceId, serviceId));
+}
+
+/** Every service not INACTIVE, for the sweep. */
+export async function listLiveServiceIds(db: Db): Promise<string[]> {
+  const rows = await db.select({ id: services.id }).from(services).where(ne(services.status, 'INACTIVE'));
+  return rows.map((r) => r.id);
+}
