@@ -1,63 +1,31 @@
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { AccessKeyStore, ensureAdminKey } from './auth/access-keys.ts';
 import { SecretBox } from './auth/secret-box.ts';
-import { createRuntime } from './context/runtime.ts';
-import { loadConfig } from './context/settings.ts';
+import { loadConfig, settingsOf } from './context/settings.ts';
+import { startControlPlane } from './context/start.ts';
 import { loadMasterKey, writeClientEnv } from './context/state-dir.ts';
-import { connectDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
-import { buildApp } from './http/app.ts';
-import { ensureDefaultCluster } from './repositories/bootstrap.ts';
-import { startWorkers } from './workers/index.ts';
 
 /**
- * Start-up: config → migrations → keys → Redis runtime (queues, subscriber) → workers → app → listen;
- * shutdown closes in reverse.
+ * The control-plane process: config → migrations (under an advisory lock, so several processes may
+ * start at once) → master key → the control plane (context/start.ts) → `STATE_DIR/env` for clients;
+ * SIGTERM or SIGINT shuts down in reverse.
  */
 async function main() {
   const config = loadConfig();
   await applyMigrations(config.databaseUrl);
-  const database = connectDatabase(config.databaseUrl);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
   const box = new SecretBox(await loadMasterKey(config.stateDir, config.masterKeyHex));
-  const adminKey = await ensureAdminKey(database.db, box);
-  await ensureDefaultCluster(database.db);
-  const log = pino({ level: config.logLevel });
-  const runtime = await createRuntime(redis, { queuePrefix: config.queuePrefix, log });
-  const scope = { region: config.region, accountId: config.accountId };
-  const settings = {
-    agentTimeoutMs: config.agentTimeoutMs,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    longPollMs: config.longPollMs,
-    placementWaitMs: config.placementWaitMs,
-    stoppedTaskRetentionMs: config.stoppedTaskRetentionMs,
-    serviceSweepMs: config.serviceSweepMs,
-  };
-  const workers = await startWorkers({
-    db: database.db,
-    redis,
-    queues: runtime.queues,
-    notifier: runtime.notifier,
-    scope,
-    settings,
-    clock: () => new Date(),
-    log: log.child({ component: 'workers' }),
-  });
-
-  const app = buildApp({
-    database,
-    redis,
-    keys: new AccessKeyStore(database.db, box),
-    secretBox: box,
-    scope,
+  const running = await startControlPlane({
+    databaseUrl: config.databaseUrl,
+    redisUrl: config.redisUrl,
+    box,
+    scope: { region: config.region, accountId: config.accountId },
+    settings: settingsOf(config),
+    queuePrefix: config.queuePrefix,
     bodyLimitBytes: config.bodyLimitBytes,
-    settings,
-    runtime,
     logLevel: config.logLevel,
+    listen: { host: config.listenHost, port: config.port },
   });
-  const address = await app.listen({ host: config.listenHost, port: config.port });
-  const endpoint = config.publicUrl ?? address.replace('0.0.0.0', '127.0.0.1');
+  const { app, adminKey } = running;
+  const endpoint = config.publicUrl ?? running.address.replace('0.0.0.0', '127.0.0.1');
   const envFile = await writeClientEnv(config.stateDir, adminKey, { region: config.region, endpoint });
   app.log.info({ endpoint, envFile, accessKeyId: adminKey.accessKeyId }, 'bosun control plane ready');
 
@@ -66,11 +34,7 @@ async function main() {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    await app.close();
-    await workers.close();
-    await runtime.close();
-    redis.disconnect();
-    await database.close();
+    await running.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

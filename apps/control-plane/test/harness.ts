@@ -2,17 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import postgres from 'postgres';
-import { type AccessKey, AccessKeyStore, ensureAdminKey } from '../src/auth/access-keys.ts';
+import type { AccessKey } from '../src/auth/access-keys.ts';
 import { SecretBox } from '../src/auth/secret-box.ts';
-import { createRuntime } from '../src/context/runtime.ts';
-import { connectDatabase, type Database } from '../src/db/client.ts';
+import type { ControlPlaneRuntime } from '../src/context/runtime.ts';
+import type { ControlPlaneSettings } from '../src/context/settings.ts';
+import { startControlPlane as startProcess } from '../src/context/start.ts';
+import type { Database } from '../src/db/client.ts';
 import { applyMigrations } from '../src/db/migrate.ts';
-import type { ControlPlaneRuntime, ControlPlaneSettings } from '../src/ecs/action.ts';
-import { buildApp } from '../src/http/app.ts';
-import { ensureDefaultCluster } from '../src/repositories/bootstrap.ts';
-import { startWorkers } from '../src/workers/index.ts';
 import { QUEUE_CATALOG } from '../src/workers/queues.ts';
 
 export const REGION = 'local';
@@ -90,44 +87,28 @@ export async function startControlPlane(
   const scratch = shared ? undefined : await createScratchDatabase();
   const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
   if (scratch) await applyMigrations(databaseUrl);
-  const database = connectDatabase(databaseUrl, { max: 5 });
-  const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: null });
   const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
-  const key = shared?.key ?? (await ensureAdminKey(database.db, box));
-  if (!shared) await ensureDefaultCluster(database.db);
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
   const queuePrefix = shared?.queuePrefix ?? `bosun_t_${randomBytes(6).toString('hex')}`;
   const settings = { ...TEST_SETTINGS, ...options.settings };
-  const log = pino({ level: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent' });
-  const runtime = await createRuntime(redis, { queuePrefix, log });
   let clock = () => new Date();
-  const scope = { region: REGION, accountId: ACCOUNT };
-  const workers =
-    options.workers === false
-      ? undefined
-      : await startWorkers({
-          db: database.db,
-          redis,
-          queues: runtime.queues,
-          notifier: runtime.notifier,
-          scope,
-          settings,
-          clock: () => clock(),
-          log,
-        });
-  const app = buildApp({
-    database,
-    redis,
-    keys: new AccessKeyStore(database.db, box),
-    secretBox: box,
-    scope,
-    bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+  const running = await startProcess({
+    databaseUrl,
+    databaseConnections: 5,
+    redisUrl: requireEnv('REDIS_URL'),
+    box,
+    scope: { region: REGION, accountId: ACCOUNT },
     settings,
-    runtime,
-    logLevel: 'silent',
+    queuePrefix,
+    bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    logLevel: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent',
+    listen: { host: '127.0.0.1', port: 0 },
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
     clock: () => clock(),
   });
-  const endpoint = await app.listen({ host: '127.0.0.1', port: 0 });
+  const { database, runtime } = running;
+  const key = running.adminKey;
+  const endpoint = running.address;
   const ecs = new ECSClient({
     endpoint,
     region: REGION,
@@ -149,19 +130,17 @@ export async function startControlPlane(
     },
     async close() {
       ecs.destroy();
-      await app.close();
-      await workers?.close();
-      await runtime.close();
+      await running.close();
       // The first process of an install owns its queues: leave nothing behind in the test Redis.
       if (!shared) {
+        const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: null });
         for (const q of Object.values(QUEUE_CATALOG)) {
           const queue = new Queue(q.name, { connection: redis, prefix: queuePrefix });
           await queue.obliterate({ force: true });
           await queue.close();
         }
+        redis.disconnect();
       }
-      redis.disconnect();
-      await database.close();
       await scratch?.drop();
     },
   };

@@ -1,8 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Notifier } from '../agent-protocol/wake-ups.ts';
-import type { ControlPlaneRuntime } from '../ecs/action.ts';
 import { Queues } from '../workers/queues.ts';
+
+/** The process's Redis-backed machinery: job queues and cross-process wake-ups. */
+export interface ControlPlaneRuntime {
+  queues: Queues;
+  notifier: Notifier;
+}
 
 /**
  * The Redis-side machinery of one control-plane process: the job queues (producing side) and the one

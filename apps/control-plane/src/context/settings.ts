@@ -95,3 +95,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.BOSUN_LOG_LEVEL,
   };
 }
+
+/** Tunables that decisions depend on, from config. */
+export interface ControlPlaneSettings {
+  /** An agent silent for longer than this is shown agentConnected: false. */
+  agentTimeoutMs: number;
+  /** How often agents are told to heartbeat. */
+  heartbeatIntervalMs: number;
+  /** How long `GET /agent/v1/desired` waits for a change before answering with the current state. */
+  longPollMs: number;
+  /** How long RunTask waits for the placement worker before giving up (and cancelling the request). */
+  placementWaitMs: number;
+  /** STOPPED tasks older than this are forgotten by the housekeeping job (ECS: about an hour). */
+  stoppedTaskRetentionMs: number;
+  /** How often every ACTIVE/DRAINING service is queued for evaluation whatever happened. */
+  serviceSweepMs: number;
+}
+
+/** The settings decisions depend on, from the process's configuration. */
+export function settingsOf(config: Config): ControlPlaneSettings {
+  return {
+    agentTimeoutMs: config.agentTimeoutMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    longPollMs: config.longPollMs,
+    placementWaitMs: config.placementWaitMs,
+    stoppedTaskRetentionMs: config.stoppedTaskRetentionMs,
+    serviceSweepMs: config.serviceSweepMs,
+  };
+}

@@ -2,9 +2,9 @@ import type { ArnScope } from '@bosun/model';
 import { type BatchRequest, type BatchResult, placeBatch } from '@bosun/scheduler';
 import type { FastifyBaseLogger } from 'fastify';
 import { channels, type Notifier } from '../agent-protocol/wake-ups.ts';
+import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Db } from '../db/client.ts';
 import type { PlacementOutcome } from '../db/schema/index.ts';
-import type { ControlPlaneSettings } from '../ecs/action.ts';
 import { findClusterById } from '../repositories/clusters.ts';
 import { loadSnapshot } from '../repositories/instance-snapshot.ts';
 import {

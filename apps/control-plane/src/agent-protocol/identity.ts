@@ -1,0 +1,140 @@
+import { timingSafeEqual } from 'node:crypto';
+import { AuthenticationError } from '@bosun/model';
+import { and, eq, ne, type SQL, sql } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
+import type { Db, Tx } from '../db/client.ts';
+import { preparedPer } from '../db/prepared.ts';
+import { containerInstances } from '../db/schema/index.ts';
+import { hashSecret, UUID_RE } from '../ecs/container-instances.ts';
+import type { ContainerInstanceRow } from '../repositories/container-instances.ts';
+import { type ContactAnswer, recordContact as recordGroupedContact } from './statements.ts';
+
+/** The bearer credential an agent got at registration, `<instanceId>.<secret>`, as the request claims it. */
+export interface AgentClaim {
+  instanceId: string;
+  secretHash: string;
+}
+
+/**
+ * The agent's side door. Agents authenticate with the bearer credential they got at registration;
+ * only its sha256 is stored, and it names exactly one instance. Parsing it needs no database, so a
+ * long-poll can listen on the instance's channel before it reads anything.
+ */
+export function claimOf(req: FastifyRequest): AgentClaim {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer ([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,100})$/.exec(header);
+  // A well-formed uuid: it goes into statements shared with other agents' requests, where one that
+  // Postgres refuses would fail them all.
+  if (!m || !UUID_RE.test(m[1] ?? ''))
+    throw new AuthenticationError(
+      'MissingAuthenticationTokenException',
+      'Agent credential required (Bearer).',
+    );
+  const [, instanceId, secret] = m as unknown as [string, string, string];
+  return { instanceId, secretHash: hashSecret(secret) };
+}
+
+/** What authenticating an agent reads of its instance; the long-poll also needs the version. */
+type InstanceClaimRow = Pick<ContainerInstanceRow, 'credentialHash' | 'status' | 'desiredVersion'>;
+
+function checkClaim(row: InstanceClaimRow | undefined, claim: AgentClaim): InstanceClaimRow {
+  const expected = Buffer.from(row?.credentialHash ?? '', 'utf8');
+  const actual = Buffer.from(claim.secretHash, 'utf8');
+  if (!row || expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+    throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+  }
+  if (row.status === 'INACTIVE') {
+    throw new AuthenticationError('UnrecognizedClientException', 'This container instance was deregistered.');
+  }
+  return row;
+}
+
+/** Every long-poll runs it; three columns, where the whole row carried attributes and versionInfo to parse. */
+const instanceByIdQuery = preparedPer((db) =>
+  db
+    .select({
+      credentialHash: containerInstances.credentialHash,
+      status: containerInstances.status,
+      desiredVersion: containerInstances.desiredVersion,
+    })
+    .from(containerInstances)
+    .where(eq(containerInstances.id, sql.placeholder('id')))
+    .prepare('agent_instance'),
+);
+
+export async function authenticateAgent(db: Db, claim: AgentClaim): Promise<InstanceClaimRow> {
+  const [row] = await instanceByIdQuery(db).execute({ id: claim.instanceId });
+  return checkClaim(row, claim);
+}
+
+/**
+ * A contact: authenticates and records it in one statement, since there are hundreds of hosts doing it
+ * every few seconds. The credential is compared in SQL: what an attacker controls is the secret, and
+ * timing reveals at most how much of its sha256 matches, which does not help find a secret. `changes`
+ * are further columns to set (a heartbeat's hostname and versionInfo).
+ */
+function contactUpdate(db: Tx, changes: Partial<Record<'hostname' | 'versionInfo', SQL>> = {}) {
+  return db
+    .update(containerInstances)
+    .set({ lastHeartbeatAt: sql`${sql.placeholder('now')}::timestamptz`, ...changes })
+    .where(
+      and(
+        eq(containerInstances.id, sql.placeholder('id')),
+        eq(containerInstances.credentialHash, sql.placeholder('credentialHash')),
+        ne(containerInstances.status, 'INACTIVE'),
+      ),
+    )
+    .returning({
+      instanceId: containerInstances.id,
+      status: containerInstances.status,
+      desiredVersion: containerInstances.desiredVersion,
+    });
+}
+
+/**
+ * A heartbeat's contact; hostname and versionInfo change only when given (null keeps the stored one),
+ * so heartbeats with and without them share one prepared statement.
+ */
+const recordContactQuery = preparedPer((db) =>
+  contactUpdate(db, {
+    hostname: sql`coalesce(${sql.placeholder('hostname')}::text, ${containerInstances.hostname})`,
+    versionInfo: sql`coalesce(${sql.placeholder('versionInfo')}::text::jsonb, ${containerInstances.versionInfo})`,
+  }).prepare('agent_record_contact'),
+);
+
+const contactParams = (claim: AgentClaim, now: Date) => ({
+  id: claim.instanceId,
+  credentialHash: claim.secretHash,
+  now: now.toISOString(),
+});
+
+/** A contact matched no row: reads the instance to say why (checkClaim throws), else refuses all the same. */
+async function refuseContact(db: Db, claim: AgentClaim): Promise<never> {
+  await authenticateAgent(db, claim);
+  // Deregistered between the two reads, or the like.
+  throw new AuthenticationError('UnrecognizedClientException', 'The agent credential is not valid.');
+}
+
+export async function recordContact(
+  db: Db,
+  claim: AgentClaim,
+  now: Date,
+  changes: { hostname?: string; versionInfo?: ContainerInstanceRow['versionInfo'] } = {},
+): Promise<{ status: ContainerInstanceRow['status']; desiredVersion: number }> {
+  const [beat] = await recordContactQuery(db).execute({
+    ...contactParams(claim, now),
+    hostname: changes.hostname ?? null,
+    versionInfo: changes.versionInfo ? JSON.stringify(changes.versionInfo) : null,
+  });
+  return beat ?? refuseContact(db, claim);
+}
+
+/** A report's contact: as a heartbeat's, in a statement grouped with other agents' (agent-statements.ts). */
+export async function recordReportContact(db: Db, claim: AgentClaim, now: Date): Promise<ContactAnswer> {
+  const beat = await recordGroupedContact(db, {
+    instanceId: claim.instanceId,
+    secretHash: claim.secretHash,
+    now,
+  });
+  return beat ?? refuseContact(db, claim);
+}

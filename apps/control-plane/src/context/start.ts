@@ -1,0 +1,102 @@
+import type { ArnScope } from '@bosun/model';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { AccessKey } from '../auth/access-keys.ts';
+import { AccessKeyStore, ensureAdminKey } from '../auth/access-keys.ts';
+import type { SecretBox } from '../auth/secret-box.ts';
+import { connectDatabase, type Database } from '../db/client.ts';
+import { buildApp } from '../http/app.ts';
+import { ensureDefaultCluster } from '../repositories/bootstrap.ts';
+import { startWorkers } from '../workers/index.ts';
+import { type ControlPlaneRuntime, createRuntime } from './runtime.ts';
+import type { ControlPlaneSettings } from './settings.ts';
+
+export interface StartOptions {
+  /** Migrated already (db/migrate.ts): the first process of an install applies them. */
+  databaseUrl: string;
+  /** Postgres connections of this process. */
+  databaseConnections?: number;
+  redisUrl: string;
+  box: SecretBox;
+  scope: ArnScope;
+  settings: ControlPlaneSettings;
+  queuePrefix: string;
+  bodyLimitBytes: number;
+  logLevel: string;
+  listen: { host: string; port: number };
+  /** false: no workers in this process (its RunTasks then wait for another process's). */
+  workers?: boolean;
+  /** Injected in tests (signature expiry, time-dependent decisions). */
+  clock?: () => Date;
+}
+
+export interface RunningControlPlane {
+  app: FastifyInstance;
+  /** The address the listener got, e.g. http://127.0.0.1:7700. */
+  address: string;
+  database: Database;
+  redis: Redis;
+  runtime: ControlPlaneRuntime;
+  adminKey: AccessKey;
+  close(): Promise<void>;
+}
+
+/**
+ * One control-plane process, as `server.ts` runs it and the tests start it in-process: database and
+ * Redis connections → admin key (first start) and `default` cluster → Redis runtime (queues, one
+ * subscriber) → workers → app → listen. `close` shuts down in reverse.
+ */
+export async function startControlPlane(o: StartOptions): Promise<RunningControlPlane> {
+  const database = connectDatabase(
+    o.databaseUrl,
+    o.databaseConnections === undefined ? {} : { max: o.databaseConnections },
+  );
+  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  const adminKey = await ensureAdminKey(database.db, o.box);
+  await ensureDefaultCluster(database.db);
+  const log = pino({ level: o.logLevel });
+  const runtime = await createRuntime(redis, { queuePrefix: o.queuePrefix, log });
+  const clock = o.clock ?? (() => new Date());
+  const workers =
+    o.workers === false
+      ? undefined
+      : await startWorkers({
+          db: database.db,
+          redis,
+          queues: runtime.queues,
+          notifier: runtime.notifier,
+          scope: o.scope,
+          settings: o.settings,
+          clock,
+          log: log.child({ component: 'workers' }),
+        });
+  const app = buildApp({
+    database,
+    redis,
+    keys: new AccessKeyStore(database.db, o.box),
+    secretBox: o.box,
+    scope: o.scope,
+    bodyLimitBytes: o.bodyLimitBytes,
+    settings: o.settings,
+    runtime,
+    logLevel: o.logLevel,
+    clock,
+  });
+  const address = await app.listen({ host: o.listen.host, port: o.listen.port });
+  return {
+    app,
+    address,
+    database,
+    redis,
+    runtime,
+    adminKey,
+    async close() {
+      await app.close();
+      await workers?.close();
+      await runtime.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}
