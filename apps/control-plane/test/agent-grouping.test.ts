@@ -4,7 +4,7 @@ import { FakeAgent, registerAgent } from './fake-agent.ts';
 import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 /**
- * The agent protocol's statements are grouped across agents (src/agent-statements.ts): requests that
+ * The agent protocol's statements are grouped across agents (src/agent-protocol/statements.ts): requests that
  * arrive together share one statement. These bursts make groups of many agents and check that each
  * agent still gets its own answer, and that one bad member does not spoil its group.
  */

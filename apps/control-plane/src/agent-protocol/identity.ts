@@ -129,7 +129,7 @@ export async function recordContact(
   return beat ?? refuseContact(db, claim);
 }
 
-/** A report's contact: as a heartbeat's, in a statement grouped with other agents' (agent-statements.ts). */
+/** A report's contact: as a heartbeat's, in a statement grouped with other agents' (statements.ts). */
 export async function recordReportContact(db: Db, claim: AgentClaim, now: Date): Promise<ContactAnswer> {
   const beat = await recordGroupedContact(db, {
     instanceId: claim.instanceId,

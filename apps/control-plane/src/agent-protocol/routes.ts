@@ -167,7 +167,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     }
     const ids = [...reportsByTask.keys()];
     // The contact and the task rows side by side, each a statement grouped with other agents' (see
-    // agent-statements.ts); rows read for a credential that turns out refused are dropped unseen.
+    // statements.ts); rows read for a credential that turns out refused are dropped unseen.
     const [beat, rows] = await Promise.all([
       recordReportContact(deps.db, claim, now),
       readTasksById(deps.db, ids),

@@ -78,7 +78,7 @@ export const desiredRows = (db: Db, instanceId: string): Promise<DesiredRow[]> =
   groupedDesiredRows(db, [instanceId]);
 
 const groupedContacts = groupedPer<Contact, ContactAnswer | undefined>(async (db, list) => {
-  // The credential is compared in SQL, as a heartbeat's is (contactUpdate in agent-api.ts). The hash
+  // The credential is compared in SQL, as a heartbeat's is (contactUpdate in identity.ts). The hash
   // comes back, so two claims on one instance in one group are told apart.
   const json = JSON.stringify(
     list.map((c) => ({ id: c.instanceId, credential_hash: c.secretHash, now: c.now })),

@@ -24,7 +24,7 @@ export interface AppDeps {
   scope: ArnScope;
   bodyLimitBytes: number;
   settings: ControlPlaneSettings;
-  /** Queues and wake-ups (src/runtime.ts); owned by the caller, which closes it after the app. */
+  /** Queues and wake-ups (context/runtime.ts); owned by the caller, which closes it after the app. */
   runtime: ControlPlaneRuntime;
   logLevel?: string;
   /** Injected in tests to check signature expiry. */

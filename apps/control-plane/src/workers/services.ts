@@ -68,7 +68,7 @@ export type EvaluationOutcome =
  * committed, so a job run twice decides again on fresh state instead of placing twice.
  *
  * Capacity is shared with RunTask and other services, so placements go through the same locked commit
- * as RunTask's (placement/commit.ts): instance rows `for update` in id order, capacity re-checked on
+ * as RunTask's (scheduling/apply-plan.ts): instance rows `for update` in id order, capacity re-checked on
  * the fresh rows; on a conflict the transaction rolls back and the service is decided again.
  *
  * Lock order, the same everywhere a transaction takes several: service row → cluster (share) → task
