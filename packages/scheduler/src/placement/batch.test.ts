@@ -1,12 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BatchRequest, type GroupTasks, placeBatch, reserveOn } from './batch.ts';
-import {
-  type CandidateInstance,
-  type PlacementStrategy,
-  placeTasks,
-  type TaskRequirements,
-} from './placement.ts';
+import { placeTasks } from './place-tasks.ts';
+import type { CandidateInstance, PlacementStrategy } from './request.ts';
+import type { TaskRequirements } from './requirements.ts';
 
 function instance(id: string, overrides: Partial<CandidateInstance> = {}): CandidateInstance {
   return {
