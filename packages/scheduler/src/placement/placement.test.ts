@@ -12,6 +12,7 @@ import type {
 } from './request.ts';
 import { type TaskRequirements, taskRequirements } from './requirements.ts';
 import type { PlacementFailureReason, PlacementResult } from './result.ts';
+import { instance } from './test-instances.ts';
 
 function query(expression: string): QueryAst {
   const result = parseClusterQuery(expression);
@@ -23,24 +24,6 @@ const memberOf = (expression: string): PlacementConstraint => ({
   type: 'memberOf',
   expression: query(expression),
 });
-
-function instance(id: string, overrides: Partial<CandidateInstance> = {}): CandidateInstance {
-  return {
-    instanceId: id,
-    arn: `arn:aws:ecs:local:000000000000:container-instance/default/${id}`,
-    status: 'ACTIVE',
-    agentConnected: true,
-    agentVersion: '1.0.0',
-    registeredAt: 0,
-    runningTasksCount: 0,
-    attributes: {},
-    taskGroups: new Set(),
-    remainingCpu: 1024,
-    remainingMemory: 2048,
-    usedPorts: new Set(['tcp:22', 'tcp:51678']),
-    ...overrides,
-  };
-}
 
 type RequestOverrides = Partial<Omit<PlacementRequest, 'task'>> & { task?: Partial<TaskRequirements> };
 
