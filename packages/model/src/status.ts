@@ -2,6 +2,16 @@
 export const CLUSTER_STATUSES = ['ACTIVE', 'PROVISIONING', 'DEPROVISIONING', 'FAILED', 'INACTIVE'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 
+/** ECS's REGISTRATION_FAILED is left out: bosun registers an instance in one step or not at all. */
+export const CONTAINER_INSTANCE_STATUSES = [
+  'REGISTERING',
+  'ACTIVE',
+  'DRAINING',
+  'DEREGISTERING',
+  'INACTIVE',
+] as const;
+export type ContainerInstanceStatus = (typeof CONTAINER_INSTANCE_STATUSES)[number];
+
 export const TASK_DEFINITION_STATUSES = ['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'] as const;
 export type TaskDefinitionStatus = (typeof TASK_DEFINITION_STATUSES)[number];
 
@@ -38,3 +48,11 @@ export const STOP_CODES = [
   'TerminationNotice',
 ] as const;
 export type StopCode = (typeof STOP_CODES)[number];
+
+/** A listed deployment of a service; one that has left (ECS's INACTIVE) is removed from the list instead. */
+export const DEPLOYMENT_STATUSES = ['PRIMARY', 'ACTIVE'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+
+/** A deployment's rolloutState. */
+export const ROLLOUT_STATES = ['IN_PROGRESS', 'COMPLETED', 'FAILED'] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];

@@ -1,27 +1,26 @@
+import type { ContainerInstanceStatus } from '@bosun/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { CandidateInstance, PlacementStrategy } from '../placement/request.ts';
+import type { TaskRequirements } from '../placement/requirements.ts';
+import { parseClusterQuery } from '../query/parse.ts';
+import type { ServiceDecision } from './decision.ts';
 import type {
-  CandidateInstance,
-  ContainerInstanceStatus,
-  PlacementStrategy,
-  TaskRequirements,
-} from './placement.ts';
-import { parseClusterQuery } from './query-language.ts';
+  ReconcileServiceInput,
+  ServiceDeployment,
+  ServiceEvent,
+  ServiceSpec,
+  ServiceTask,
+} from './input.ts';
+import { reconcileService } from './reconcile.ts';
 import {
   createDeployment,
   healthyFloor,
   maxNewTasks,
-  type ReconcileServiceInput,
-  reconcileService,
-  type ServiceDecision,
-  type ServiceDeployment,
-  type ServiceEvent,
-  type ServiceSpec,
-  type ServiceTask,
   startDeployment,
   taskCeiling,
   throttleDelayMs,
-} from './service.ts';
+} from './rules.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // A simulated cluster that applies decisions: placed tasks are PENDING, then RUNNING (and HEALTHY unless
@@ -738,28 +737,6 @@ describe('reconcileService: DAEMON', () => {
     expect(drain.stop).toEqual([]);
     ci1.otherTasks = 0;
     expect(sim.step().stop.map((s) => s.cause)).toEqual(['draining']);
-  });
-});
-
-describe('deployment configuration arithmetic', () => {
-  it.each([
-    [4, 50, 2],
-    [3, 50, 2],
-    [1, 50, 1],
-    [10, 100, 10],
-    [10, 0, 0],
-    [7, 33, 3],
-  ])('floor of %i tasks at %i percent is %i (rounded up)', (n, pct, expected) => {
-    expect(healthyFloor(n, pct)).toBe(expected);
-  });
-  it.each([
-    [4, 200, 8],
-    [3, 150, 4],
-    [1, 150, 1],
-    [10, 100, 10],
-    [7, 133, 9],
-  ])('ceiling of %i tasks at %i percent is %i (rounded down)', (n, pct, expected) => {
-    expect(taskCeiling(n, pct)).toBe(expected);
   });
 });
 

@@ -1,30 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BatchRequest, type GroupTasks, placeBatch, reserveOn } from './batch.ts';
-import {
-  type CandidateInstance,
-  type PlacementStrategy,
-  placeTasks,
-  type TaskRequirements,
-} from './placement.ts';
-
-function instance(id: string, overrides: Partial<CandidateInstance> = {}): CandidateInstance {
-  return {
-    instanceId: id,
-    arn: `arn:aws:ecs:local:000000000000:container-instance/default/${id}`,
-    status: 'ACTIVE',
-    agentConnected: true,
-    agentVersion: '1.0.0',
-    registeredAt: 0,
-    runningTasksCount: 0,
-    attributes: {},
-    taskGroups: new Set(),
-    remainingCpu: 1024,
-    remainingMemory: 2048,
-    usedPorts: new Set(['tcp:22']),
-    ...overrides,
-  };
-}
+import { placeTasks } from './place-tasks.ts';
+import type { PlacementStrategy } from './request.ts';
+import type { TaskRequirements } from './requirements.ts';
+import { instance } from './test-instances.ts';
 
 const task = (overrides: Partial<TaskRequirements> = {}): TaskRequirements => ({
   cpu: 128,
@@ -49,7 +29,7 @@ const none: GroupTasks = new Map();
 describe('reserveOn', () => {
   it('takes the task’s CPU, memory and ports, and adds its group', () => {
     const after = reserveOn(
-      instance('a'),
+      instance('a', { usedPorts: new Set(['tcp:22']) }),
       task({ ports: [{ hostPort: 80, protocol: 'tcp' }], group: 'service:x' }),
     );
     expect(after).toMatchObject({ remainingCpu: 896, remainingMemory: 1792, runningTasksCount: 0 });

@@ -6,14 +6,10 @@
  *
  * Pure, like placeTasks: the same batch over the same snapshot always gives the same answer.
  */
-import {
-  type CandidateInstance,
-  type Placement,
-  type PlacementFailure,
-  type PlacementRequest,
-  placeTasks,
-  type TaskRequirements,
-} from './placement.ts';
+import { placeTasks } from './place-tasks.ts';
+import type { CandidateInstance, PlacementRequest } from './request.ts';
+import { portKey, type TaskRequirements } from './requirements.ts';
+import type { Placement, PlacementFailure } from './result.ts';
 
 /** Tasks not yet STOPPED per instance, per task group (instanceId → group → count). */
 export type GroupTasks = ReadonlyMap<string, ReadonlyMap<string, number>>;
@@ -40,7 +36,7 @@ export interface BatchResult {
  */
 export function reserveOn(instance: CandidateInstance, task: TaskRequirements): CandidateInstance {
   const usedPorts = new Set(instance.usedPorts);
-  for (const port of task.ports) usedPorts.add(`${port.protocol}:${port.hostPort}`);
+  for (const port of task.ports) usedPorts.add(portKey(port));
   return {
     ...instance,
     remainingCpu: instance.remainingCpu - task.cpu,
