@@ -38,3 +38,20 @@ export const STOP_CODES = [
   'TerminationNotice',
 ] as const;
 export type StopCode = (typeof STOP_CODES)[number];
+
+export const CONTAINER_INSTANCE_STATUSES = [
+  'REGISTERING',
+  'ACTIVE',
+  'DRAINING',
+  'DEREGISTERING',
+  'INACTIVE',
+] as const;
+export type ContainerInstanceStatus = (typeof CONTAINER_INSTANCE_STATUSES)[number];
+
+/** A deleted service is DRAINING while its tasks stop, then INACTIVE (still describable). */
+export const SERVICE_STATUSES = ['ACTIVE', 'DRAINING', 'INACTIVE'] as const;
+export type ServiceStatus = (typeof SERVICE_STATUSES)[number];
+
+/** Deployments that have left (ECS's INACTIVE) are removed from the list instead. */
+export const DEPLOYMENT_STATUSES = ['PRIMARY', 'ACTIVE'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];

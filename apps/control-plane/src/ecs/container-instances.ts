@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { arns, InvalidParameterError, parseArn } from '@bosun/model';
-import { evaluateClusterQuery, parseClusterQuery, type QueryAst } from '@bosun/scheduler';
+import { evaluateClusterQuery, type QueryAst } from '@bosun/scheduler';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { containerInstances, joinTokens } from '../db/schema/index.ts';
@@ -22,6 +22,7 @@ import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
+import { parseClusterQueryAt } from './placement-input.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -164,16 +165,10 @@ export const ListContainerInstances = defineAction(
     nextToken,
   }),
   async (ctx, input) => {
-    let ast: QueryAst | undefined;
-    if (input.filter !== undefined && input.filter.trim() !== '') {
-      const parsed = parseClusterQuery(input.filter);
-      if (!parsed.ok) {
-        throw new InvalidParameterError(
-          `filter: ${parsed.error.message} (position ${parsed.error.position}).`,
-        );
-      }
-      ast = parsed.value;
-    }
+    const ast =
+      input.filter !== undefined && input.filter.trim() !== ''
+        ? parseClusterQueryAt('filter', input.filter)
+        : undefined;
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const limit = input.maxResults ?? 100;
     const after = decodeToken(input.nextToken, ['string']);

@@ -2,6 +2,8 @@ import {
   type ArnScope,
   arns,
   InvalidParameterError,
+  PlacementConstraint,
+  PlacementStrategy,
   parseTags,
   ServiceNotActiveError,
   ServiceNotFoundError,
@@ -12,19 +14,14 @@ import {
 import {
   createDeployment,
   resolveDeploymentConfiguration,
+  type SchedulingStrategy,
   type ServiceDeployment,
   scalingActivityReason,
   startDeployment,
 } from '@bosun/scheduler';
 import { and, asc, eq, gt, ne } from 'drizzle-orm';
 import { z } from 'zod';
-import {
-  type StoredDeploymentConfiguration,
-  type StoredPlacementConstraint,
-  type StoredPlacementStrategy,
-  services,
-  tasks,
-} from '../db/schema/index.ts';
+import { type StoredDeploymentConfiguration, services, tasks } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
 import {
   type ClusterRow,
@@ -53,14 +50,9 @@ import { findTaskDefinition } from '../repositories/task-definitions.ts';
 import { requestTaskStops } from '../repositories/tasks.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, page } from './pagination.ts';
+import { compileConstraints, compileStrategy } from './placement-input.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';
-import {
-  compileConstraints,
-  compileStrategy,
-  PlacementConstraint,
-  PlacementStrategy,
-  resolveTaskDefinition,
-} from './tasks.ts';
+import { resolveTaskDefinition } from './tasks.ts';
 
 const serviceName = z
   .string()
@@ -206,7 +198,7 @@ async function evaluate(ctx: ActionContext, serviceId: string, trigger: 'created
 }
 
 function checkDaemon(
-  strategy: 'REPLICA' | 'DAEMON',
+  strategy: SchedulingStrategy,
   input: { desiredCount?: number | undefined; placementStrategy?: unknown[] | undefined },
 ): void {
   if (strategy !== 'DAEMON') return;
@@ -271,8 +263,8 @@ export const CreateService = defineAction(
           launchType: 'EC2',
           schedulingStrategy: strategy,
           deploymentConfiguration,
-          placementConstraints: constraints as StoredPlacementConstraint[],
-          placementStrategy: placementStrategy as StoredPlacementStrategy[],
+          placementConstraints: constraints,
+          placementStrategy,
           healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds ?? null,
           clientToken: input.clientToken ?? null,
           createdAt: ctx.now,
@@ -362,12 +354,8 @@ export const UpdateService = defineAction(
           revision,
           desiredCount,
           deploymentConfiguration,
-          ...(constraints === undefined
-            ? {}
-            : { placementConstraints: constraints as StoredPlacementConstraint[] }),
-          ...(placementStrategy === undefined
-            ? {}
-            : { placementStrategy: placementStrategy as StoredPlacementStrategy[] }),
+          ...(constraints === undefined ? {} : { placementConstraints: constraints }),
+          ...(placementStrategy === undefined ? {} : { placementStrategy }),
           ...(input.healthCheckGracePeriodSeconds === undefined
             ? {}
             : { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds }),

@@ -7,8 +7,8 @@ import {
   parseRegisterTaskDefinition,
   parseTaskDefinitionRef,
   RegisterTaskDefinitionInput,
+  TASK_DEFINITION_STATUSES,
 } from '@bosun/model';
-import { parseClusterQuery } from '@bosun/scheduler';
 import { and, asc, desc, eq, gt, like, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { taskDefinitions } from '../db/schema/index.ts';
@@ -20,6 +20,7 @@ import {
 } from '../repositories/task-definitions.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, maxResults, nextToken, page } from './pagination.ts';
+import { parseClusterQueryAt } from './placement-input.ts';
 import { epochSeconds } from './shapes.ts';
 
 const taskDefinitionRef = z.string().min(1).max(2048);
@@ -61,12 +62,7 @@ export const RegisterTaskDefinition = defineAction(
     const { spec, tags } = parseRegisterTaskDefinition(input);
     // Parse constraint expressions now, so a typo fails at registration rather than at placement.
     spec.placementConstraints.forEach((c, i) => {
-      const parsed = parseClusterQuery(c.expression ?? '');
-      if (!parsed.ok) {
-        throw new InvalidParameterError(
-          `placementConstraints[${i}].expression: ${parsed.error.message} (position ${parsed.error.position}).`,
-        );
-      }
+      parseClusterQueryAt(`placementConstraints[${i}].expression`, c.expression ?? '');
     });
     const row = await ctx.db.transaction(async (tx) => {
       const inserted = await insertNextRevision(tx, spec, registeredBy(ctx), ctx.now);
@@ -124,7 +120,7 @@ export const ListTaskDefinitions = defineAction(
   'Lists task definition ARNs; familyPrefix is the exact family, as in ECS.',
   z.object({
     familyPrefix: z.string().min(1).max(255).optional(),
-    status: z.enum(['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS']).optional(),
+    status: z.enum(TASK_DEFINITION_STATUSES).optional(),
     sort: z.enum(['ASC', 'DESC']).optional(),
     maxResults,
     nextToken,

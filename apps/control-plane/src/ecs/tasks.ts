@@ -1,16 +1,19 @@
 import {
   arns,
   ClientError,
+  type ContainerOverride,
   InvalidParameterError,
+  PlacementConstraint,
+  PlacementStrategy,
   parseArn,
   parseTags,
   parseTaskDefinitionRef,
   Tag,
   type TagPair,
   type TaskDefinitionSpec,
+  TaskOverride,
   UnsupportedFeatureError,
 } from '@bosun/model';
-import { parseClusterQuery } from '@bosun/scheduler';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../db/client.ts';
@@ -39,43 +42,8 @@ import {
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';
 import { type Cursor, decodeToken, maxResults, nextToken, page } from './pagination.ts';
+import { compileConstraints, compileStrategy } from './placement-input.ts';
 import { clusterRef } from './shapes.ts';
-
-const ContainerOverride = z.object({
-  name: z.string().min(1).max(255),
-  command: z.array(z.string().max(32768)).max(100).optional(),
-  environment: z
-    .array(z.object({ name: z.string().min(1).max(4096), value: z.string().max(32768).default('') }))
-    .max(100)
-    .optional(),
-  cpu: z.number().int().min(0).max(10240).optional(),
-  memory: z
-    .number()
-    .int()
-    .min(6)
-    .max(1024 * 1024)
-    .optional(),
-  memoryReservation: z
-    .number()
-    .int()
-    .min(6)
-    .max(1024 * 1024)
-    .optional(),
-});
-
-const TaskOverride = z.object({
-  containerOverrides: z.array(ContainerOverride).max(10).optional(),
-});
-
-export const PlacementConstraint = z.object({
-  type: z.enum(['distinctInstance', 'memberOf']),
-  expression: z.string().max(2000).optional(),
-});
-
-export const PlacementStrategy = z.object({
-  type: z.enum(['binpack', 'spread', 'random']),
-  field: z.string().max(255).optional(),
-});
 
 const taskDefinitionRef = z.string().min(1).max(2048);
 const startedBy = z.string().min(1).max(128).optional();
@@ -144,7 +112,7 @@ export async function resolveTaskDefinition(ctx: ActionContext, ref: string): Pr
   return row;
 }
 
-function checkOverrides(spec: TaskDefinitionSpec, overrides: z.output<typeof ContainerOverride>[]): void {
+function checkOverrides(spec: TaskDefinitionSpec, overrides: readonly ContainerOverride[]): void {
   const names = new Set(spec.containerDefinitions.map((c) => c.name));
   const seen = new Set<string>();
   for (const o of overrides) {
@@ -164,69 +132,6 @@ function checkOverrides(spec: TaskDefinitionSpec, overrides: z.output<typeof Con
       );
     }
   }
-}
-
-/**
- * RunTask's or CreateService's constraints (plus, when given, the task definition's own memberOf
- * ones), each checked and kept as text; a memberOf that does not parse names its position.
- */
-export function compileConstraints(
-  given: readonly z.output<typeof PlacementConstraint>[],
-  spec: TaskDefinitionSpec | undefined,
-): PlacementSpec['constraints'] {
-  const out: PlacementSpec['constraints'] = [];
-  const all = [
-    ...given.map((c, i) => ({ ...c, where: `placementConstraints[${i}]` })),
-    ...(spec?.placementConstraints ?? []).map((c, i) => ({
-      ...c,
-      where: `taskDefinition.placementConstraints[${i}]`,
-    })),
-  ];
-  for (const c of all) {
-    if (c.type === 'distinctInstance') {
-      out.push({ type: 'distinctInstance' });
-      continue;
-    }
-    if (c.expression === undefined || c.expression.trim() === '') {
-      throw new InvalidParameterError(`${c.where}: a memberOf constraint needs an expression.`);
-    }
-    const parsed = parseClusterQuery(c.expression);
-    if (!parsed.ok) {
-      throw new InvalidParameterError(
-        `${c.where}.expression: ${parsed.error.message} (position ${parsed.error.position}).`,
-      );
-    }
-    out.push({ type: 'memberOf', expression: c.expression });
-  }
-  return out;
-}
-
-export function compileStrategy(
-  given: readonly z.output<typeof PlacementStrategy>[],
-): PlacementSpec['strategy'] {
-  return given.map((s, i) => {
-    const field = s.field ?? '';
-    switch (s.type) {
-      case 'random':
-        return { type: 'random' };
-      case 'binpack': {
-        const lower = field.toLowerCase();
-        if (lower !== 'cpu' && lower !== 'memory') {
-          throw new InvalidParameterError(`placementStrategy[${i}]: binpack takes field cpu or memory.`);
-        }
-        return { type: 'binpack', field: lower };
-      }
-      default: {
-        const known = field === 'instanceId' || field === 'host';
-        if (!known && !/^attribute:[a-zA-Z0-9_.:/-]{1,128}$/.test(field)) {
-          throw new InvalidParameterError(
-            `placementStrategy[${i}]: spread takes field instanceId, host or attribute:NAME.`,
-          );
-        }
-        return { type: 'spread', field };
-      }
-    }
-  });
 }
 
 /** The RunTask/StartTask answer: the placed tasks as DescribeTasks shows them, and failures[]. */

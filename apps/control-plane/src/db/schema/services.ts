@@ -1,3 +1,9 @@
+import type {
+  DeploymentStatus,
+  ServiceStatus,
+  StoredPlacementConstraint,
+  StoredPlacementStrategy,
+} from '@bosun/model';
 import type { LaunchRecord, RolloutState, SchedulingStrategy } from '@bosun/scheduler';
 import { sql } from 'drizzle-orm';
 import {
@@ -15,23 +21,12 @@ import {
 import { clusters } from './clusters.ts';
 import { taskDefinitions } from './task-definitions.ts';
 
-export type ServiceStatus = 'ACTIVE' | 'DRAINING' | 'INACTIVE';
-
 /** CreateService/UpdateService's deploymentConfiguration, with ECS's defaults not filled in. */
 export interface StoredDeploymentConfiguration {
   minimumHealthyPercent?: number;
   maximumPercent?: number;
   deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
 }
-
-/** memberOf expressions as written (re-parsed by the worker, checked by the action before storing). */
-export type StoredPlacementConstraint =
-  | { type: 'distinctInstance' }
-  | { type: 'memberOf'; expression: string };
-export type StoredPlacementStrategy =
-  | { type: 'binpack'; field: 'cpu' | 'memory' }
-  | { type: 'spread'; field: string }
-  | { type: 'random' };
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -102,7 +97,7 @@ export const deployments = pgTable(
     serviceId: uuid('service_id')
       .notNull()
       .references(() => services.id),
-    status: text('status').$type<'PRIMARY' | 'ACTIVE'>().notNull(),
+    status: text('status').$type<DeploymentStatus>().notNull(),
     family: text('family').notNull(),
     revision: integer('revision').notNull(),
     desiredCount: integer('desired_count').notNull(),
