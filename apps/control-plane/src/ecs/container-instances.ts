@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { arns, InvalidParameterError, parseArn } from '@bosun/model';
 import { evaluateClusterQuery, type QueryAst } from '@bosun/scheduler';
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { containerInstances, joinTokens } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
 import { loadSnapshot } from '../placement/candidates.ts';
 import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
@@ -16,8 +14,10 @@ import {
   listInstanceIds,
   lockInstances,
   orphanTasksOfInstance,
+  setInstanceStatus,
   stopUnstartedServiceTasks,
 } from '../repositories/container-instances.ts';
+import { insertJoinToken } from '../repositories/join-tokens.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
 import { type ActionContext, defineAction } from './action.ts';
@@ -286,12 +286,7 @@ export const UpdateContainerInstancesState = defineAction(
         } else if (!ok.includes(row.id)) ok.push(row.id);
       }
       const moving = ok.filter((id) => rows.get(id)?.status !== input.status);
-      for (const id of moving) {
-        await tx
-          .update(containerInstances)
-          .set({ status: input.status, updatedAt: ctx.now })
-          .where(eq(containerInstances.id, id));
-      }
+      for (const id of moving) await setInstanceStatus(tx, id, input.status, ctx.now);
       return { ok, moving };
     });
     for (const id of changed.moving)
@@ -337,10 +332,7 @@ export const DeregisterContainerInstance = defineAction(
           'The specified container instance has tasks running. Use force to deregister.',
         );
       }
-      await tx
-        .update(containerInstances)
-        .set({ status: 'INACTIVE', updatedAt: ctx.now })
-        .where(eq(containerInstances.id, id));
+      await setInstanceStatus(tx, id, 'INACTIVE', ctx.now);
       return true;
     });
     if (moved) ctx.log.info({ instanceId: id }, 'container instance deregistered');
@@ -379,9 +371,7 @@ export const CreateJoinToken = defineAction(
     const expiresAt = input.expiresInSeconds
       ? new Date(ctx.now.getTime() + input.expiresInSeconds * 1000)
       : null;
-    await ctx.db
-      .insert(joinTokens)
-      .values({ clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
+    await insertJoinToken(ctx.db, { clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
     return {
       joinToken: token,
       clusterArn: arns.cluster(ctx.scope, cluster.name),

@@ -52,7 +52,7 @@ import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, page } from './pagination.ts';
 import { compileConstraints, compileStrategy } from './placement-input.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';
-import { resolveTaskDefinition } from './tasks.ts';
+import { resolveTaskDefinition } from './task-definitions.ts';
 
 const serviceName = z
   .string()

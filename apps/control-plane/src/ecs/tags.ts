@@ -8,11 +8,14 @@ import {
   ResourceNotFoundError,
   Tag,
 } from '@bosun/model';
-import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../db/client.ts';
-import { clusters, containerInstances, services, taskDefinitions, tasks } from '../db/schema/index.ts';
-import { listTags, putTags, removeTags } from '../repositories/tags.ts';
+import { lockClusterByName } from '../repositories/clusters.ts';
+import { instanceExists } from '../repositories/container-instances.ts';
+import { serviceExists } from '../repositories/service-reads.ts';
+import { countTags, listTags, putTags, removeTags } from '../repositories/tags.ts';
+import { revisionExists } from '../repositories/task-definitions.ts';
+import { taskExists } from '../repositories/task-reads.ts';
 import { defineAction } from './action.ts';
 
 const resourceArn = z.string().min(1).max(2048);
@@ -33,11 +36,7 @@ async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<vo
   let exists = false;
   switch (parsed.kind) {
     case 'cluster': {
-      const [row] = await tx
-        .select()
-        .from(clusters)
-        .where(eq(clusters.name, a ?? ''))
-        .for('update');
+      const row = await lockClusterByName(tx, a ?? '');
       if (row?.status !== 'ACTIVE') throw new ClusterNotFoundError();
       return;
     }
@@ -45,41 +44,18 @@ async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<vo
       const idx = (a ?? '').lastIndexOf(':');
       const family = (a ?? '').slice(0, idx);
       const revision = Number((a ?? '').slice(idx + 1));
-      if (idx > 0 && Number.isInteger(revision)) {
-        const rows = await tx
-          .select({ n: sql`1` })
-          .from(taskDefinitions)
-          .where(and(eq(taskDefinitions.family, family), eq(taskDefinitions.revision, revision)));
-        exists = rows.length > 0;
-      }
+      if (idx > 0 && Number.isInteger(revision)) exists = await revisionExists(tx, { family, revision });
       break;
     }
-    case 'service': {
-      const rows = await tx
-        .select({ n: sql`1` })
-        .from(services)
-        .innerJoin(clusters, eq(services.clusterId, clusters.id))
-        .where(and(eq(clusters.name, a ?? ''), eq(services.name, b ?? '')));
-      exists = rows.length > 0;
+    case 'service':
+      exists = await serviceExists(tx, a ?? '', b ?? '');
       break;
-    }
-    case 'task': {
-      const rows = await tx
-        .select({ n: sql`1` })
-        .from(tasks)
-        .where(eq(tasks.id, b ?? ''));
-      exists = rows.length > 0;
+    case 'task':
+      exists = await taskExists(tx, b ?? '');
       break;
-    }
     case 'container-instance': {
       const id = b ?? '';
-      if (/^[0-9a-f-]{36}$/.test(id)) {
-        const rows = await tx
-          .select({ n: sql`1` })
-          .from(containerInstances)
-          .where(eq(containerInstances.id, id));
-        exists = rows.length > 0;
-      }
+      if (/^[0-9a-f-]{36}$/.test(id)) exists = await instanceExists(tx, id);
       break;
     }
     default:
@@ -96,7 +72,7 @@ export const TagResource = defineAction(
     await ctx.db.transaction(async (tx) => {
       await requireResource(tx, ctx.scope, input.resourceArn);
       await putTags(tx, input.resourceArn, tags);
-      const count = (await listTags(tx, input.resourceArn)).length;
+      const count = await countTags(tx, input.resourceArn);
       // Checked after the write inside the transaction, so overwrites of existing keys count right.
       if (count > MAX_TAGS) {
         throw new LimitExceededError(

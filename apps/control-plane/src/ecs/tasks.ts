@@ -5,20 +5,15 @@ import {
   InvalidParameterError,
   PlacementConstraint,
   PlacementStrategy,
-  parseArn,
   parseTags,
-  parseTaskDefinitionRef,
   Tag,
   type TagPair,
   type TaskDefinitionSpec,
   TaskOverride,
   UnsupportedFeatureError,
 } from '@bosun/model';
-import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Tx } from '../db/client.ts';
-import { preparedPer } from '../db/prepared.ts';
-import { containerInstances, type PlacementSpec } from '../db/schema/index.ts';
+import type { PlacementSpec } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
 import { submitPlacement } from '../placement/submit.ts';
 import {
@@ -27,8 +22,9 @@ import {
   requireActiveCluster,
   requireClusterName,
 } from '../repositories/clusters.ts';
+import { clusterHasInstances } from '../repositories/container-instances.ts';
 import { listTagsOfMany } from '../repositories/tags.ts';
-import { findTaskDefinition, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
+import type { TaskDefinitionRow } from '../repositories/task-definitions.ts';
 import {
   applyOverrides,
   describeTask,
@@ -43,12 +39,11 @@ import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';
 import { type Cursor, decodeToken, maxResults, nextToken, page } from './pagination.ts';
 import { compileConstraints, compileStrategy } from './placement-input.ts';
-import { clusterRef } from './shapes.ts';
+import { clusterRef, launchType, taskDefinitionRef } from './shapes.ts';
+import { resolveTaskDefinition } from './task-definitions.ts';
 
-const taskDefinitionRef = z.string().min(1).max(2048);
 const startedBy = z.string().min(1).max(128).optional();
 const group = z.string().min(1).max(255).optional();
-const launchType = z.enum(['EC2', 'EXTERNAL', 'FARGATE']).optional();
 
 /** The parts RunTask and StartTask share, checked before anything is stored. */
 interface Prepared {
@@ -91,25 +86,6 @@ async function prepare(
       tags,
     },
   };
-}
-
-export async function resolveTaskDefinition(ctx: ActionContext, ref: string): Promise<TaskDefinitionRow> {
-  if (ref.startsWith('arn:')) {
-    const arn = parseArn(ref);
-    if (!arn || arn.region !== ctx.scope.region || arn.accountId !== ctx.scope.accountId) {
-      throw new ClientError('TaskDefinition not found.');
-    }
-  }
-  const parsed = parseTaskDefinitionRef(ref);
-  if (!parsed) {
-    throw new InvalidParameterError(
-      `Invalid task definition reference '${ref}': use family, family:revision or an ARN.`,
-    );
-  }
-  const row = await findTaskDefinition(ctx.db, parsed);
-  if (!row) throw new ClientError('TaskDefinition not found.');
-  if (row.status !== 'ACTIVE') throw new ClientError('TaskDefinition is inactive');
-  return row;
 }
 
 function checkOverrides(spec: TaskDefinitionSpec, overrides: readonly ContainerOverride[]): void {
@@ -169,24 +145,6 @@ async function describeTasks(
   return rows.map((r) => describeTask(ctx.scope, clusterName, r, tags.get(arnOf(r)) ?? []));
 }
 
-const anyInstanceQuery = preparedPer((db) =>
-  db
-    .select({ id: containerInstances.id })
-    .from(containerInstances)
-    .where(
-      and(
-        eq(containerInstances.clusterId, sql.placeholder('clusterId')),
-        ne(containerInstances.status, 'INACTIVE'),
-      ),
-    )
-    .limit(1)
-    .prepare('cluster_has_instances'),
-);
-
-async function hasContainerInstances(db: Tx, clusterId: string): Promise<boolean> {
-  return (await anyInstanceQuery(db).execute({ clusterId })).length > 0;
-}
-
 export const RunTask = defineAction(
   'Starts count (1-10) copies of a task definition, placed by the cluster scheduler.',
   z.object({
@@ -210,7 +168,7 @@ export const RunTask = defineAction(
       constraints: compileConstraints(input.placementConstraints ?? [], prepared.definition.spec),
       strategy: compileStrategy(input.placementStrategy ?? []),
     };
-    if (!(await hasContainerInstances(ctx.db, prepared.cluster.id))) {
+    if (!(await clusterHasInstances(ctx.db, prepared.cluster.id))) {
       throw new InvalidParameterError('No Container Instances were found in your cluster.');
     }
     const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, input.clientToken);
