@@ -1,6 +1,7 @@
 import {
   arns,
   InvalidParameterError,
+  MAX_TAGS_PER_RESOURCE,
   PlacementConstraint,
   PlacementStrategy,
   parseTags,
@@ -105,7 +106,7 @@ export const CreateService = defineAction(
     placementStrategy: z.array(PlacementStrategy).max(5).optional(),
     healthCheckGracePeriodSeconds: z.number().int().min(0).max(2147483647).optional(),
     clientToken: z.string().min(1).max(36).optional(),
-    tags: z.array(Tag).max(50).optional(),
+    tags: z.array(Tag).max(MAX_TAGS_PER_RESOURCE).optional(),
   }),
   async (ctx, input) => {
     checkLaunchType(input.launchType);

@@ -3,6 +3,7 @@ import {
   ClusterNotFoundError,
   InvalidParameterError,
   LimitExceededError,
+  MAX_TAGS_PER_RESOURCE,
   parseArn,
   parseTags,
   ResourceNotFoundError,
@@ -19,7 +20,6 @@ import { taskExists } from '../repositories/task-reads.ts';
 import { defineAction } from './action.ts';
 
 const resourceArn = z.string().min(1).max(2048);
-const MAX_TAGS = 50;
 
 /**
  * Checks that a taggable resource exists. Locks the cluster row when the ARN names a cluster so a
@@ -74,9 +74,9 @@ export const TagResource = defineAction(
       await putTags(tx, input.resourceArn, tags);
       const count = await countTags(tx, input.resourceArn);
       // Checked after the write inside the transaction, so overwrites of existing keys count right.
-      if (count > MAX_TAGS) {
+      if (count > MAX_TAGS_PER_RESOURCE) {
         throw new LimitExceededError(
-          `A resource can have at most ${MAX_TAGS} tags; this request would leave ${count}.`,
+          `A resource can have at most ${MAX_TAGS_PER_RESOURCE} tags; this request would leave ${count}.`,
         );
       }
     });
@@ -86,7 +86,7 @@ export const TagResource = defineAction(
 
 export const UntagResource = defineAction(
   'Removes tags by key; keys that are not there are ignored.',
-  z.object({ resourceArn, tagKeys: z.array(z.string().min(1).max(128)).max(50) }),
+  z.object({ resourceArn, tagKeys: z.array(z.string().min(1).max(128)).max(MAX_TAGS_PER_RESOURCE) }),
   async (ctx, input) => {
     await ctx.db.transaction(async (tx) => {
       await requireResource(tx, ctx.scope, input.resourceArn);

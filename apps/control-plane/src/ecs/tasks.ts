@@ -3,6 +3,7 @@ import {
   ClientError,
   type ContainerOverride,
   InvalidParameterError,
+  MAX_TAGS_PER_RESOURCE,
   PlacementConstraint,
   PlacementStrategy,
   parseTags,
@@ -156,7 +157,7 @@ export const RunTask = defineAction(
     overrides: TaskOverride.optional(),
     placementConstraints: z.array(PlacementConstraint).max(10).optional(),
     placementStrategy: z.array(PlacementStrategy).max(5).optional(),
-    tags: z.array(Tag).max(50).optional(),
+    tags: z.array(Tag).max(MAX_TAGS_PER_RESOURCE).optional(),
     clientToken: z.string().min(1).max(64).optional(),
     launchType,
   }),
@@ -185,7 +186,7 @@ export const StartTask = defineAction(
     startedBy,
     group,
     overrides: TaskOverride.optional(),
-    tags: z.array(Tag).max(50).optional(),
+    tags: z.array(Tag).max(MAX_TAGS_PER_RESOURCE).optional(),
   }),
   async (ctx, input) => {
     const prepared = await prepare(ctx, input);
