@@ -1,5 +1,6 @@
 export * from './agent-protocol.ts';
 export * from './arn.ts';
+export * from './deployment-configuration.ts';
 export * from './errors.ts';
 export * from './placement.ts';
 export * from './status.ts';

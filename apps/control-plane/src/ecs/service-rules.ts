@@ -11,12 +11,6 @@ export const serviceName = z
 export const serviceRef = z.string().min(1).max(2048);
 export const schedulingStrategy = z.enum(['REPLICA', 'DAEMON']);
 
-export const DeploymentConfiguration = z.object({
-  minimumHealthyPercent: z.number().int().min(0).max(100).optional(),
-  maximumPercent: z.number().int().min(100).max(2000).optional(),
-  deploymentCircuitBreaker: z.object({ enable: z.boolean(), rollback: z.boolean() }).optional(),
-});
-
 export function checkLaunchType(value: z.output<typeof launchType>): void {
   if (value !== undefined && value !== 'EC2') {
     throw new UnsupportedFeatureError(

@@ -1,5 +1,6 @@
 import {
   arns,
+  DeploymentConfiguration,
   InvalidParameterError,
   MAX_TAGS_PER_RESOURCE,
   PlacementConstraint,
@@ -16,7 +17,6 @@ import {
   startDeployment,
 } from '@bosun/scheduler';
 import { z } from 'zod';
-import type { StoredDeploymentConfiguration } from '../db/schema/index.ts';
 import { channels } from '../notifier.ts';
 import {
   type ClusterRow,
@@ -49,7 +49,6 @@ import { compileConstraints, compileStrategy } from './placement-input.ts';
 import {
   checkDaemon,
   checkLaunchType,
-  DeploymentConfiguration,
   schedulingStrategy,
   serviceName,
   serviceRef,
@@ -121,7 +120,7 @@ export const CreateService = defineAction(
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const definition = await resolveTaskDefinition(ctx, input.taskDefinition);
     const serviceArn = arns.service(ctx.scope, cluster.name, input.serviceName);
-    const deploymentConfiguration: StoredDeploymentConfiguration = input.deploymentConfiguration ?? {};
+    const deploymentConfiguration: DeploymentConfiguration = input.deploymentConfiguration ?? {};
 
     const created = await ctx.db.transaction(async (tx) => {
       // Share lock: DeleteCluster cannot slip in between the check and the insert.
@@ -224,7 +223,7 @@ export const UpdateService = defineAction(
       const revision = definition?.revision ?? row.revision;
       const changedRevision = family !== row.family || revision !== row.revision;
       const desiredCount = input.desiredCount ?? row.desiredCount;
-      const deploymentConfiguration: StoredDeploymentConfiguration = {
+      const deploymentConfiguration: DeploymentConfiguration = {
         ...row.deploymentConfiguration,
         ...(input.deploymentConfiguration ?? {}),
       };

@@ -1,4 +1,5 @@
 import type {
+  DeploymentConfiguration,
   DeploymentStatus,
   ServiceStatus,
   StoredPlacementConstraint,
@@ -20,13 +21,6 @@ import {
 } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
 import { taskDefinitions } from './task-definitions.ts';
-
-/** CreateService/UpdateService's deploymentConfiguration, with ECS's defaults not filled in. */
-export interface StoredDeploymentConfiguration {
-  minimumHealthyPercent?: number;
-  maximumPercent?: number;
-  deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
-}
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -56,7 +50,7 @@ export const services = pgTable(
     launchType: text('launch_type').$type<'EC2'>().notNull().default('EC2'),
     schedulingStrategy: text('scheduling_strategy').$type<SchedulingStrategy>().notNull().default('REPLICA'),
     deploymentConfiguration: jsonb('deployment_configuration')
-      .$type<StoredDeploymentConfiguration>()
+      .$type<DeploymentConfiguration>()
       .notNull()
       .default({}),
     placementConstraints: jsonb('placement_constraints')
