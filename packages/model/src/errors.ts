@@ -1,7 +1,6 @@
 /**
  * One error hierarchy for all of bosun. Each error carries the ECS error code the API reports
- * (`__type`), and whether retrying the same call could succeed. Only the control plane's error
- * handler knows how these become HTTP responses.
+ * (`__type`). Only the control plane's error handler knows how these become HTTP responses.
  */
 export type EcsErrorCode =
   | 'ClientException'
@@ -15,9 +14,7 @@ export type EcsErrorCode =
   | 'ClusterContainsTasksException'
   | 'AccessDeniedException'
   | 'LimitExceededException'
-  | 'ResourceInUseException'
   | 'ResourceNotFoundException'
-  | 'UpdateInProgressException'
   | 'UnsupportedFeatureException'
   | 'AttributeLimitExceededException'
   | 'TargetNotFoundException'
@@ -29,12 +26,10 @@ export type EcsErrorCode =
 
 export class BosunError extends Error {
   readonly code: EcsErrorCode;
-  readonly retryable: boolean;
-  constructor(code: EcsErrorCode, message: string, options?: { retryable?: boolean; cause?: unknown }) {
+  constructor(code: EcsErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = code;
     this.code = code;
-    this.retryable = options?.retryable ?? false;
   }
 }
 
@@ -75,12 +70,6 @@ export class ServiceNotActiveError extends BosunError {
 export class ResourceNotFoundError extends BosunError {
   constructor(message: string) {
     super('ResourceNotFoundException', message);
-  }
-}
-
-export class ResourceInUseError extends BosunError {
-  constructor(message: string) {
-    super('ResourceInUseException', message);
   }
 }
 
@@ -141,7 +130,7 @@ export class UnknownOperationError extends BosunError {
 /** Something on bosun's side failed (database down, bug). Safe to retry. */
 export class ServerError extends BosunError {
   constructor(message: string, cause?: unknown) {
-    super('ServerException', message, { retryable: true, cause });
+    super('ServerException', message, { cause });
   }
 }
 

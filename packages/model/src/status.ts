@@ -56,3 +56,7 @@ export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 /** A deployment's rolloutState. */
 export const ROLLOUT_STATES = ['IN_PROGRESS', 'COMPLETED', 'FAILED'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
+
+/** A deleted service is DRAINING while its tasks stop, then INACTIVE (still describable). */
+export const SERVICE_STATUSES = ['ACTIVE', 'DRAINING', 'INACTIVE'] as const;
+export type ServiceStatus = (typeof SERVICE_STATUSES)[number];

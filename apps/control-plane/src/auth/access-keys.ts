@@ -1,7 +1,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { accessKeys } from '../db/schema/index.ts';
+import {
+  findAccessKey,
+  findAccessKeyByName,
+  insertAccessKey,
+  lockAccessKeys,
+} from '../repositories/access-keys.ts';
 import type { SecretBox } from './secret-box.ts';
 
 export interface AccessKey {
@@ -10,7 +14,6 @@ export interface AccessKey {
 }
 
 const ADMIN_KEY_NAME = 'admin';
-const KEY_LOCK_ID = 0x626f73756e02;
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** Shaped like an AWS key id (20 upper-case characters) so tools that sanity-check ids accept it. */
@@ -20,14 +23,11 @@ function newAccessKeyId(): string {
   return id;
 }
 
-/**
- * Returns the admin key, creating it on the very first start. The advisory lock makes two control
- * planes starting together agree on one key.
- */
+/** Returns the admin key, creating it on the very first start (under the access-key lock). */
 export async function ensureAdminKey(db: Db, box: SecretBox): Promise<AccessKey> {
   return db.transaction(async (tx) => {
-    await tx.execute(`select pg_advisory_xact_lock(${KEY_LOCK_ID})`);
-    const [existing] = await tx.select().from(accessKeys).where(eq(accessKeys.name, ADMIN_KEY_NAME));
+    await lockAccessKeys(tx);
+    const existing = await findAccessKeyByName(tx, ADMIN_KEY_NAME);
     if (existing) {
       return {
         accessKeyId: existing.accessKeyId,
@@ -35,7 +35,7 @@ export async function ensureAdminKey(db: Db, box: SecretBox): Promise<AccessKey>
       };
     }
     const key = { accessKeyId: newAccessKeyId(), secretAccessKey: randomBytes(30).toString('base64') };
-    await tx.insert(accessKeys).values({
+    await insertAccessKey(tx, {
       accessKeyId: key.accessKeyId,
       secretCiphertext: box.seal(key.secretAccessKey),
       name: ADMIN_KEY_NAME,
@@ -72,7 +72,7 @@ export class AccessKeyStore {
   async secretFor(accessKeyId: string, now = Date.now()): Promise<string | undefined> {
     const hit = this.#cache.get(accessKeyId);
     if (hit && hit.until > now) return hit.secret;
-    const [row] = await this.db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, accessKeyId));
+    const row = await findAccessKey(this.db, accessKeyId);
     const secret = row && row.status === 'ACTIVE' ? openSecret(this.box, row.secretCiphertext) : undefined;
     // Bound the cache so random key ids sent by a scanner cannot grow it without limit.
     if (this.#cache.size > 1000) this.#cache.clear();

@@ -6,11 +6,14 @@ import {
   parseArn,
   TargetNotFoundError,
 } from '@bosun/model';
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { containerInstances, type InstanceAttribute } from '../db/schema/index.ts';
+import type { InstanceAttribute } from '../db/schema/index.ts';
 import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
-import { listAttributeRows, lockInstances } from '../repositories/container-instances.ts';
+import {
+  listAttributeRows,
+  lockInstances,
+  setInstanceAttributes,
+} from '../repositories/container-instances.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef, onInstancesChanged } from './container-instances.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
@@ -143,12 +146,7 @@ async function changeAttributes(
       id: row.id,
       attributes: change(row.attributes, byInstance.get(row.id) ?? []),
     }));
-    for (const u of updates) {
-      await tx
-        .update(containerInstances)
-        .set({ attributes: u.attributes, updatedAt: ctx.now })
-        .where(eq(containerInstances.id, u.id));
-    }
+    for (const u of updates) await setInstanceAttributes(tx, u.id, u.attributes, ctx.now);
   });
 }
 

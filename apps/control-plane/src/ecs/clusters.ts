@@ -6,15 +6,17 @@ import {
   Tag,
   UnsupportedFeatureError,
 } from '@bosun/model';
-import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
-import { clusters } from '../db/schema/index.ts';
 import {
   type ClusterCounts,
   type ClusterRow,
   clusterCounts,
   clusterOccupants,
   findCluster,
+  insertClusterIfNew,
+  listActiveClusterNames,
+  markClusterInactive,
+  reviveCluster,
 } from '../repositories/clusters.ts';
 import { listTags, putTags, removeTags } from '../repositories/tags.ts';
 import { type ActionContext, defineAction } from './action.ts';
@@ -68,11 +70,7 @@ export const CreateCluster = defineAction(
     const settings = input.settings ?? DEFAULT_SETTINGS;
     const arn = arns.cluster(ctx.scope, name);
     const row = await ctx.db.transaction(async (tx) => {
-      const [inserted] = await tx
-        .insert(clusters)
-        .values({ name, status: 'ACTIVE', settings })
-        .onConflictDoNothing({ target: clusters.name })
-        .returning();
+      const inserted = await insertClusterIfNew(tx, name, settings);
       if (inserted) {
         await putTags(tx, arn, tags);
         return inserted;
@@ -81,11 +79,7 @@ export const CreateCluster = defineAction(
       if (!existing) throw new ClusterNotFoundError();
       if (existing.status === 'ACTIVE') return existing; // ECS: creating an existing cluster is a no-op
       // A deleted (INACTIVE) cluster comes back as new: fresh settings and tags.
-      const [revived] = await tx
-        .update(clusters)
-        .set({ status: 'ACTIVE', settings, updatedAt: ctx.now })
-        .where(eq(clusters.id, existing.id))
-        .returning();
+      const revived = await reviveCluster(tx, existing.id, settings, ctx.now);
       await removeTags(tx, arn);
       await putTags(tx, arn, tags);
       return revived ?? existing;
@@ -131,15 +125,13 @@ export const ListClusters = defineAction(
   async (ctx, input) => {
     const limit = input.maxResults ?? 100;
     const after = decodeToken(input.nextToken, ['string']);
-    const rows = await ctx.db
-      .select({ name: clusters.name })
-      .from(clusters)
-      .where(and(eq(clusters.status, 'ACTIVE'), after ? gt(clusters.name, String(after[0])) : undefined))
-      .orderBy(asc(clusters.name))
-      .limit(limit + 1);
-    const { items, nextToken: token } = page(rows, limit, (r) => [r.name]);
+    const names = await listActiveClusterNames(ctx.db, {
+      afterName: after ? String(after[0]) : undefined,
+      limit: limit + 1,
+    });
+    const { items, nextToken: token } = page(names, limit, (name) => [name]);
     return {
-      clusterArns: items.map((r) => arns.cluster(ctx.scope, r.name)),
+      clusterArns: items.map((name) => arns.cluster(ctx.scope, name)),
       ...(token ? { nextToken: token } : {}),
     };
   },
@@ -172,12 +164,7 @@ export const DeleteCluster = defineAction(
           `The Cluster cannot be deleted while Tasks are active (${occupants.tasks} not yet stopped).`,
         );
       }
-      const [updated] = await tx
-        .update(clusters)
-        .set({ status: 'INACTIVE', updatedAt: ctx.now })
-        .where(eq(clusters.id, cluster.id))
-        .returning();
-      return updated ?? cluster;
+      return (await markClusterInactive(tx, cluster.id, ctx.now)) ?? cluster;
     });
     return { cluster: await describeCluster(ctx, row, undefined, ['SETTINGS']) };
   },

@@ -1,10 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { arns, InvalidParameterError, parseArn } from '@bosun/model';
-import { evaluateClusterQuery, parseClusterQuery, type QueryAst } from '@bosun/scheduler';
-import { eq } from 'drizzle-orm';
+import { evaluateClusterQuery, type QueryAst } from '@bosun/scheduler';
 import { z } from 'zod';
 import { channels } from '../agent-protocol/wake-ups.ts';
-import { containerInstances, joinTokens } from '../db/schema/index.ts';
 import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
 import {
   type ContainerInstanceRow,
@@ -15,22 +13,24 @@ import {
   listInstanceIds,
   lockInstances,
   orphanTasksOfInstance,
+  setInstanceStatus,
   stopUnstartedServiceTasks,
 } from '../repositories/container-instances.ts';
 import { loadSnapshot } from '../repositories/instance-snapshot.ts';
+import { insertJoinToken } from '../repositories/join-tokens.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
+import { agentConnected } from '../scheduling/inputs.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
+import { parseClusterQueryAt } from './placement-input.ts';
 import { clusterRef, epochSeconds } from './shapes.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A deregistered instance's agent is refused, so it is never connected, however recent its last call. */
-export const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext): boolean =>
-  row.status !== 'INACTIVE' &&
-  row.lastHeartbeatAt !== null &&
-  ctx.now.getTime() - row.lastHeartbeatAt.getTime() < ctx.settings.agentTimeoutMs;
+const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext): boolean =>
+  row.status !== 'INACTIVE' && agentConnected(row.lastHeartbeatAt, ctx.now, ctx.settings.agentTimeoutMs);
 
 /** `id` or a container-instance ARN of this cluster → the id, or undefined. */
 export function instanceIdFromRef(ref: string, clusterName: string): string | undefined {
@@ -106,7 +106,7 @@ export async function describeInstance(
  * The one place the rest of the control plane hears that instances of a cluster changed in a way the
  * services scheduler cares about: drained, re-activated, deregistered, attributes changed (DAEMON
  * services and memberOf constraints read them). Called after the change is committed: every live
- * service of the cluster is queued for an evaluation (src/services/worker.ts), which replaces the
+ * service of the cluster is queued for an evaluation (src/workers/services.ts), which replaces the
  * RUNNING service tasks of a draining instance within the service's min/max percent.
  */
 export async function onInstancesChanged(ctx: ActionContext, clusterId: string): Promise<void> {
@@ -164,16 +164,10 @@ export const ListContainerInstances = defineAction(
     nextToken,
   }),
   async (ctx, input) => {
-    let ast: QueryAst | undefined;
-    if (input.filter !== undefined && input.filter.trim() !== '') {
-      const parsed = parseClusterQuery(input.filter);
-      if (!parsed.ok) {
-        throw new InvalidParameterError(
-          `filter: ${parsed.error.message} (position ${parsed.error.position}).`,
-        );
-      }
-      ast = parsed.value;
-    }
+    const ast =
+      input.filter !== undefined && input.filter.trim() !== ''
+        ? parseClusterQueryAt('filter', input.filter)
+        : undefined;
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const limit = input.maxResults ?? 100;
     const after = decodeToken(input.nextToken, ['string']);
@@ -291,12 +285,7 @@ export const UpdateContainerInstancesState = defineAction(
         } else if (!ok.includes(row.id)) ok.push(row.id);
       }
       const moving = ok.filter((id) => rows.get(id)?.status !== input.status);
-      for (const id of moving) {
-        await tx
-          .update(containerInstances)
-          .set({ status: input.status, updatedAt: ctx.now })
-          .where(eq(containerInstances.id, id));
-      }
+      for (const id of moving) await setInstanceStatus(tx, id, input.status, ctx.now);
       return { ok, moving };
     });
     for (const id of changed.moving)
@@ -342,10 +331,7 @@ export const DeregisterContainerInstance = defineAction(
           'The specified container instance has tasks running. Use force to deregister.',
         );
       }
-      await tx
-        .update(containerInstances)
-        .set({ status: 'INACTIVE', updatedAt: ctx.now })
-        .where(eq(containerInstances.id, id));
+      await setInstanceStatus(tx, id, 'INACTIVE', ctx.now);
       return true;
     });
     if (moved) ctx.log.info({ instanceId: id }, 'container instance deregistered');
@@ -384,9 +370,7 @@ export const CreateJoinToken = defineAction(
     const expiresAt = input.expiresInSeconds
       ? new Date(ctx.now.getTime() + input.expiresInSeconds * 1000)
       : null;
-    await ctx.db
-      .insert(joinTokens)
-      .values({ clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
+    await insertJoinToken(ctx.db, { clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
     return {
       joinToken: token,
       clusterArn: arns.cluster(ctx.scope, cluster.name),

@@ -1,174 +1,60 @@
 import {
-  type ArnScope,
   arns,
+  DeploymentConfiguration,
   InvalidParameterError,
+  MAX_TAGS_PER_RESOURCE,
+  PlacementConstraint,
+  PlacementStrategy,
   parseTags,
   ServiceNotActiveError,
   ServiceNotFoundError,
   Tag,
-  type TagPair,
-  UnsupportedFeatureError,
 } from '@bosun/model';
 import {
   createDeployment,
-  resolveDeploymentConfiguration,
   type ServiceDeployment,
   scalingActivityReason,
   startDeployment,
 } from '@bosun/scheduler';
-import { and, asc, eq, gt, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { channels } from '../agent-protocol/wake-ups.ts';
-import {
-  type StoredDeploymentConfiguration,
-  type StoredPlacementConstraint,
-  type StoredPlacementStrategy,
-  services,
-  tasks,
-} from '../db/schema/index.ts';
 import {
   type ClusterRow,
   requireActive,
   requireActiveCluster,
   requireClusterName,
 } from '../repositories/clusters.ts';
+import { listActiveServiceNames } from '../repositories/service-reads.ts';
+import { insertService, lockService, updateService } from '../repositories/service-writes.ts';
 import {
   type DeploymentRow,
-  type DeploymentView,
   findClusterServices,
   findLiveService,
   findServicesByName,
   listDeployments,
-  listEvents,
   newDeploymentId,
-  type ServiceEventView,
   type ServiceRow,
   serviceNameFromRef,
   writeDeployments,
 } from '../repositories/services.ts';
 import { listTags, listTagsOfMany, putTags, removeTags } from '../repositories/tags.ts';
 import { findTaskDefinition } from '../repositories/task-definitions.ts';
+import { listLiveServiceTaskIds } from '../repositories/task-reads.ts';
 import { requestTaskStops } from '../repositories/tasks.ts';
 import { deploymentTaskDefinition, toServiceDeployment } from '../scheduling/inputs.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, page } from './pagination.ts';
-import { clusterRef, epochSeconds } from './shapes.ts';
+import { compileConstraints, compileStrategy } from './placement-input.ts';
 import {
-  compileConstraints,
-  compileStrategy,
-  PlacementConstraint,
-  PlacementStrategy,
-  resolveTaskDefinition,
-} from './tasks.ts';
-
-const serviceName = z
-  .string()
-  .regex(/^[a-zA-Z0-9_-]{1,255}$/, 'Service names must be 1-255 letters, numbers, hyphens and underscores.');
-const serviceRef = z.string().min(1).max(2048);
-const taskDefinitionRef = z.string().min(1).max(2048);
-
-const DeploymentConfiguration = z.object({
-  minimumHealthyPercent: z.number().int().min(0).max(100).optional(),
-  maximumPercent: z.number().int().min(100).max(2000).optional(),
-  deploymentCircuitBreaker: z.object({ enable: z.boolean(), rollback: z.boolean() }).optional(),
-});
-
-const launchType = z.enum(['EC2', 'EXTERNAL', 'FARGATE']).optional();
-
-function checkLaunchType(value: z.output<typeof launchType>): void {
-  if (value !== undefined && value !== 'EC2') {
-    throw new UnsupportedFeatureError(
-      `${value} is not a launch type bosun offers; services run with launchType EC2 on bosun's Docker hosts.`,
-    );
-  }
-}
-
-// ECS's own wording for DAEMON services.
-const DAEMON_DESIRED_COUNT =
-  'The daemon scheduling strategy does not support a desired count for services. Remove the desired count value and try again';
-const DAEMON_STRATEGY =
-  'The daemon scheduling strategy does not support placement strategies. Remove the placement strategy and try again';
-
-/** A service as ECS's DescribeServices shows it. */
-function describeService(
-  scope: ArnScope,
-  clusterName: string,
-  row: ServiceRow,
-  deploymentRows: readonly DeploymentView[],
-  events: readonly ServiceEventView[],
-  tags: readonly TagPair[] | undefined,
-) {
-  const serviceArn = arns.service(scope, clusterName, row.name);
-  const config = resolveDeploymentConfiguration({
-    name: row.name,
-    arn: serviceArn,
-    desiredCount: row.desiredCount,
-    schedulingStrategy: row.schedulingStrategy,
-    deploymentConfiguration: row.deploymentConfiguration,
-    placementConstraints: [],
-    placementStrategy: [],
-  });
-  const ordered = [...deploymentRows].sort(
-    (a, b) =>
-      (a.status === 'PRIMARY' ? -1 : b.status === 'PRIMARY' ? 1 : 0) ||
-      b.createdAt.getTime() - a.createdAt.getTime(),
-  );
-  return {
-    serviceArn,
-    serviceName: row.name,
-    clusterArn: arns.cluster(scope, clusterName),
-    loadBalancers: [],
-    serviceRegistries: [],
-    status: row.status,
-    desiredCount: row.desiredCount,
-    runningCount: row.runningCount,
-    pendingCount: row.pendingCount,
-    launchType: row.launchType,
-    taskDefinition: arns.taskDefinition(scope, row.family, row.revision),
-    deploymentConfiguration: {
-      deploymentCircuitBreaker: {
-        enable: config.circuitBreaker.enable,
-        rollback: config.circuitBreaker.rollback,
-      },
-      maximumPercent: config.maximumPercent,
-      minimumHealthyPercent: config.minimumHealthyPercent,
-    },
-    deployments: ordered.map((d) => ({
-      id: d.id,
-      status: d.status,
-      taskDefinition: arns.taskDefinition(scope, d.family, d.revision),
-      desiredCount: d.desiredCount,
-      pendingCount: d.pendingCount,
-      runningCount: d.runningCount,
-      failedTasks: d.failedTasks,
-      createdAt: epochSeconds(d.createdAt),
-      updatedAt: epochSeconds(d.updatedAt),
-      launchType: row.launchType,
-      rolloutState: d.rolloutState,
-      rolloutStateReason: d.rolloutStateReason,
-    })),
-    events: events.map((e) => ({ id: e.id, createdAt: epochSeconds(e.createdAt), message: e.message })),
-    createdAt: epochSeconds(row.createdAt),
-    placementConstraints: row.placementConstraints,
-    placementStrategy: row.placementStrategy,
-    schedulingStrategy: row.schedulingStrategy,
-    ...(row.healthCheckGracePeriodSeconds === null
-      ? {}
-      : { healthCheckGracePeriodSeconds: row.healthCheckGracePeriodSeconds }),
-    deploymentController: { type: 'ECS' },
-    ...(row.createdBy === null ? {} : { createdBy: row.createdBy }),
-    enableECSManagedTags: false,
-    propagateTags: 'NONE',
-    enableExecuteCommand: false,
-    ...(tags === undefined ? {} : { tags }),
-  };
-}
-
-async function describeOne(ctx: ActionContext, clusterName: string, row: ServiceRow) {
-  const deploymentRows = await listDeployments(ctx.db, [row.id]);
-  const events = await listEvents(ctx.db, row.id);
-  return describeService(ctx.scope, clusterName, row, deploymentRows, events, undefined);
-}
+  checkDaemon,
+  checkLaunchType,
+  schedulingStrategy,
+  serviceName,
+  serviceRef,
+} from './service-rules.ts';
+import { describeOne, describeService } from './service-views.ts';
+import { clusterRef, launchType, taskDefinitionRef } from './shapes.ts';
+import { resolveTaskDefinition } from './task-definitions.ts';
 
 /** The deployments as the scheduler sees them, with their task definitions. */
 async function schedulerDeployments(
@@ -204,16 +90,6 @@ async function evaluate(ctx: ActionContext, serviceId: string, trigger: 'created
   await ctx.runtime.queues.evaluateService(serviceId, trigger);
 }
 
-function checkDaemon(
-  strategy: 'REPLICA' | 'DAEMON',
-  input: { desiredCount?: number | undefined; placementStrategy?: unknown[] | undefined },
-): void {
-  if (strategy !== 'DAEMON') return;
-  if (input.desiredCount !== undefined) throw new InvalidParameterError(DAEMON_DESIRED_COUNT);
-  if (input.placementStrategy !== undefined && input.placementStrategy.length > 0)
-    throw new InvalidParameterError(DAEMON_STRATEGY);
-}
-
 export const CreateService = defineAction(
   'Creates a service that keeps desiredCount tasks (REPLICA) or one task per instance (DAEMON) running.',
   z.object({
@@ -222,13 +98,13 @@ export const CreateService = defineAction(
     taskDefinition: taskDefinitionRef,
     desiredCount: z.number().int().min(0).max(5000).optional(),
     launchType,
-    schedulingStrategy: z.enum(['REPLICA', 'DAEMON']).optional(),
+    schedulingStrategy: schedulingStrategy.optional(),
     deploymentConfiguration: DeploymentConfiguration.optional(),
     placementConstraints: z.array(PlacementConstraint).max(10).optional(),
     placementStrategy: z.array(PlacementStrategy).max(5).optional(),
     healthCheckGracePeriodSeconds: z.number().int().min(0).max(2147483647).optional(),
     clientToken: z.string().min(1).max(36).optional(),
-    tags: z.array(Tag).max(50).optional(),
+    tags: z.array(Tag).max(MAX_TAGS_PER_RESOURCE).optional(),
   }),
   async (ctx, input) => {
     checkLaunchType(input.launchType);
@@ -243,7 +119,7 @@ export const CreateService = defineAction(
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const definition = await resolveTaskDefinition(ctx, input.taskDefinition);
     const serviceArn = arns.service(ctx.scope, cluster.name, input.serviceName);
-    const deploymentConfiguration: StoredDeploymentConfiguration = input.deploymentConfiguration ?? {};
+    const deploymentConfiguration: DeploymentConfiguration = input.deploymentConfiguration ?? {};
 
     const created = await ctx.db.transaction(async (tx) => {
       // Share lock: DeleteCluster cannot slip in between the check and the insert.
@@ -258,28 +134,24 @@ export const CreateService = defineAction(
         }
         throw new InvalidParameterError('Creation of service was not idempotent.');
       }
-      const [row] = await tx
-        .insert(services)
-        .values({
-          clusterId: cluster.id,
-          name: input.serviceName,
-          status: 'ACTIVE',
-          family: definition.family,
-          revision: definition.revision,
-          desiredCount: strategy === 'DAEMON' ? 0 : (input.desiredCount ?? 0),
-          launchType: 'EC2',
-          schedulingStrategy: strategy,
-          deploymentConfiguration,
-          placementConstraints: constraints as StoredPlacementConstraint[],
-          placementStrategy: placementStrategy as StoredPlacementStrategy[],
-          healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds ?? null,
-          clientToken: input.clientToken ?? null,
-          createdAt: ctx.now,
-          createdBy: ctx.caller.accessKeyId,
-          updatedAt: ctx.now,
-        })
-        .returning();
-      if (!row) throw new Error('insert returned no row');
+      const row = await insertService(tx, {
+        clusterId: cluster.id,
+        name: input.serviceName,
+        status: 'ACTIVE',
+        family: definition.family,
+        revision: definition.revision,
+        desiredCount: strategy === 'DAEMON' ? 0 : (input.desiredCount ?? 0),
+        launchType: 'EC2',
+        schedulingStrategy: strategy,
+        deploymentConfiguration,
+        placementConstraints: constraints,
+        placementStrategy,
+        healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds ?? null,
+        clientToken: input.clientToken ?? null,
+        createdAt: ctx.now,
+        createdBy: ctx.caller.accessKeyId,
+        updatedAt: ctx.now,
+      });
       const deployment = createDeployment({
         id: newDeploymentId(),
         taskDefinition: deploymentTaskDefinition(
@@ -343,37 +215,29 @@ export const UpdateService = defineAction(
 
     const result = await ctx.db.transaction(async (tx) => {
       // The row lock serialises this call with the services worker, which holds it while it evaluates.
-      const [row] = await tx.select().from(services).where(eq(services.id, found.id)).for('update');
+      const row = await lockService(tx, found.id);
       if (row === undefined || row.status === 'INACTIVE') throw new ServiceNotFoundError();
       if (row.status !== 'ACTIVE') throw new ServiceNotActiveError();
       const family = definition?.family ?? row.family;
       const revision = definition?.revision ?? row.revision;
       const changedRevision = family !== row.family || revision !== row.revision;
       const desiredCount = input.desiredCount ?? row.desiredCount;
-      const deploymentConfiguration: StoredDeploymentConfiguration = {
+      const deploymentConfiguration: DeploymentConfiguration = {
         ...row.deploymentConfiguration,
         ...(input.deploymentConfiguration ?? {}),
       };
-      const [updated] = await tx
-        .update(services)
-        .set({
-          family,
-          revision,
-          desiredCount,
-          deploymentConfiguration,
-          ...(constraints === undefined
-            ? {}
-            : { placementConstraints: constraints as StoredPlacementConstraint[] }),
-          ...(placementStrategy === undefined
-            ? {}
-            : { placementStrategy: placementStrategy as StoredPlacementStrategy[] }),
-          ...(input.healthCheckGracePeriodSeconds === undefined
-            ? {}
-            : { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds }),
-          updatedAt: ctx.now,
-        })
-        .where(eq(services.id, row.id))
-        .returning();
+      const updated = await updateService(tx, row.id, {
+        family,
+        revision,
+        desiredCount,
+        deploymentConfiguration,
+        ...(constraints === undefined ? {} : { placementConstraints: constraints }),
+        ...(placementStrategy === undefined ? {} : { placementStrategy }),
+        ...(input.healthCheckGracePeriodSeconds === undefined
+          ? {}
+          : { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds }),
+        updatedAt: ctx.now,
+      });
       if (!updated) throw new Error('update returned no row');
       let deploymentId: string | undefined;
       if (changedRevision || input.forceNewDeployment === true) {
@@ -414,7 +278,7 @@ export const DeleteService = defineAction(
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
     const found = await requireService(ctx, cluster, input.service);
     const result = await ctx.db.transaction(async (tx) => {
-      const [row] = await tx.select().from(services).where(eq(services.id, found.id)).for('update');
+      const row = await lockService(tx, found.id);
       if (row === undefined || row.status === 'INACTIVE') throw new ServiceNotActiveError();
       if (
         row.status === 'ACTIVE' &&
@@ -424,29 +288,19 @@ export const DeleteService = defineAction(
       ) {
         throw new InvalidParameterError('The service cannot be stopped while it is scaled above 0.');
       }
-      const [updated] = await tx
-        .update(services)
-        .set({ status: 'DRAINING', desiredCount: 0, updatedAt: ctx.now })
-        .where(eq(services.id, row.id))
-        .returning();
+      const updated = await updateService(tx, row.id, {
+        status: 'DRAINING',
+        desiredCount: 0,
+        updatedAt: ctx.now,
+      });
       // Its tasks stop now; the worker turns the service INACTIVE once their agents report them stopped.
-      const live = await tx
-        .select({ id: tasks.id })
-        .from(tasks)
-        .where(
-          and(
-            eq(tasks.serviceId, row.id),
-            eq(tasks.desiredStatus, 'RUNNING'),
-            ne(tasks.lastStatus, 'STOPPED'),
-          ),
-        )
-        .orderBy(asc(tasks.id));
+      const live = await listLiveServiceTaskIds(tx, row.id);
       const [primary] = (await listDeployments(tx, [row.id])).filter((d) => d.status === 'PRIMARY');
       const reason = primary === undefined ? 'Service deleted' : scalingActivityReason(primary.id);
       const stops = await requestTaskStops(
         tx,
         cluster.id,
-        live.map((t) => ({ taskId: t.id, stopCode: 'ServiceSchedulerInitiated' as const, reason })),
+        live.map((taskId) => ({ taskId, stopCode: 'ServiceSchedulerInitiated' as const, reason })),
         ctx.now,
       );
       return { row: updated ?? row, stops, was: row.status };
@@ -513,7 +367,7 @@ export const ListServices = defineAction(
   z.object({
     cluster: clusterRef.optional(),
     launchType,
-    schedulingStrategy: z.enum(['REPLICA', 'DAEMON']).optional(),
+    schedulingStrategy: schedulingStrategy.optional(),
     maxResults: z.number().int().min(1).max(100).optional(),
     nextToken: z.string().max(2048).optional(),
   }),
@@ -522,27 +376,18 @@ export const ListServices = defineAction(
     // ECS's default page for ListServices is 10.
     const limit = input.maxResults ?? 10;
     const after = decodeToken(input.nextToken, ['string']);
-    const rows =
+    const names =
       input.launchType !== undefined && input.launchType !== 'EC2'
         ? []
-        : await ctx.db
-            .select({ name: services.name })
-            .from(services)
-            .where(
-              and(
-                eq(services.clusterId, cluster.id),
-                eq(services.status, 'ACTIVE'),
-                input.schedulingStrategy === undefined
-                  ? undefined
-                  : eq(services.schedulingStrategy, input.schedulingStrategy),
-                after ? gt(services.name, String(after[0])) : undefined,
-              ),
-            )
-            .orderBy(asc(services.name))
-            .limit(limit + 1);
-    const { items, nextToken } = page(rows, limit, (r) => [r.name]);
+        : await listActiveServiceNames(
+            ctx.db,
+            cluster.id,
+            { schedulingStrategy: input.schedulingStrategy },
+            { afterName: after ? String(after[0]) : undefined, limit: limit + 1 },
+          );
+    const { items, nextToken } = page(names, limit, (name) => [name]);
     return {
-      serviceArns: items.map((r) => arns.service(ctx.scope, cluster.name, r.name)),
+      serviceArns: items.map((name) => arns.service(ctx.scope, cluster.name, name)),
       ...(nextToken ? { nextToken } : {}),
     };
   },

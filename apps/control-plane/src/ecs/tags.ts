@@ -3,20 +3,23 @@ import {
   ClusterNotFoundError,
   InvalidParameterError,
   LimitExceededError,
+  MAX_TAGS_PER_RESOURCE,
   parseArn,
   parseTags,
   ResourceNotFoundError,
   Tag,
 } from '@bosun/model';
-import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../db/client.ts';
-import { clusters, containerInstances, services, taskDefinitions, tasks } from '../db/schema/index.ts';
-import { listTags, putTags, removeTags } from '../repositories/tags.ts';
+import { lockClusterByName } from '../repositories/clusters.ts';
+import { instanceExists } from '../repositories/container-instances.ts';
+import { serviceExists } from '../repositories/service-reads.ts';
+import { countTags, listTags, putTags, removeTags } from '../repositories/tags.ts';
+import { revisionExists } from '../repositories/task-definitions.ts';
+import { taskExists } from '../repositories/task-reads.ts';
 import { defineAction } from './action.ts';
 
 const resourceArn = z.string().min(1).max(2048);
-const MAX_TAGS = 50;
 
 /**
  * Checks that a taggable resource exists. Locks the cluster row when the ARN names a cluster so a
@@ -33,11 +36,7 @@ async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<vo
   let exists = false;
   switch (parsed.kind) {
     case 'cluster': {
-      const [row] = await tx
-        .select()
-        .from(clusters)
-        .where(eq(clusters.name, a ?? ''))
-        .for('update');
+      const row = await lockClusterByName(tx, a ?? '');
       if (row?.status !== 'ACTIVE') throw new ClusterNotFoundError();
       return;
     }
@@ -45,41 +44,18 @@ async function requireResource(tx: Tx, scope: ArnScope, arn: string): Promise<vo
       const idx = (a ?? '').lastIndexOf(':');
       const family = (a ?? '').slice(0, idx);
       const revision = Number((a ?? '').slice(idx + 1));
-      if (idx > 0 && Number.isInteger(revision)) {
-        const rows = await tx
-          .select({ n: sql`1` })
-          .from(taskDefinitions)
-          .where(and(eq(taskDefinitions.family, family), eq(taskDefinitions.revision, revision)));
-        exists = rows.length > 0;
-      }
+      if (idx > 0 && Number.isInteger(revision)) exists = await revisionExists(tx, { family, revision });
       break;
     }
-    case 'service': {
-      const rows = await tx
-        .select({ n: sql`1` })
-        .from(services)
-        .innerJoin(clusters, eq(services.clusterId, clusters.id))
-        .where(and(eq(clusters.name, a ?? ''), eq(services.name, b ?? '')));
-      exists = rows.length > 0;
+    case 'service':
+      exists = await serviceExists(tx, a ?? '', b ?? '');
       break;
-    }
-    case 'task': {
-      const rows = await tx
-        .select({ n: sql`1` })
-        .from(tasks)
-        .where(eq(tasks.id, b ?? ''));
-      exists = rows.length > 0;
+    case 'task':
+      exists = await taskExists(tx, b ?? '');
       break;
-    }
     case 'container-instance': {
       const id = b ?? '';
-      if (/^[0-9a-f-]{36}$/.test(id)) {
-        const rows = await tx
-          .select({ n: sql`1` })
-          .from(containerInstances)
-          .where(eq(containerInstances.id, id));
-        exists = rows.length > 0;
-      }
+      if (/^[0-9a-f-]{36}$/.test(id)) exists = await instanceExists(tx, id);
       break;
     }
     default:
@@ -96,11 +72,11 @@ export const TagResource = defineAction(
     await ctx.db.transaction(async (tx) => {
       await requireResource(tx, ctx.scope, input.resourceArn);
       await putTags(tx, input.resourceArn, tags);
-      const count = (await listTags(tx, input.resourceArn)).length;
+      const count = await countTags(tx, input.resourceArn);
       // Checked after the write inside the transaction, so overwrites of existing keys count right.
-      if (count > MAX_TAGS) {
+      if (count > MAX_TAGS_PER_RESOURCE) {
         throw new LimitExceededError(
-          `A resource can have at most ${MAX_TAGS} tags; this request would leave ${count}.`,
+          `A resource can have at most ${MAX_TAGS_PER_RESOURCE} tags; this request would leave ${count}.`,
         );
       }
     });
@@ -110,7 +86,7 @@ export const TagResource = defineAction(
 
 export const UntagResource = defineAction(
   'Removes tags by key; keys that are not there are ignored.',
-  z.object({ resourceArn, tagKeys: z.array(z.string().min(1).max(128)).max(50) }),
+  z.object({ resourceArn, tagKeys: z.array(z.string().min(1).max(128)).max(MAX_TAGS_PER_RESOURCE) }),
   async (ctx, input) => {
     await ctx.db.transaction(async (tx) => {
       await requireResource(tx, ctx.scope, input.resourceArn);

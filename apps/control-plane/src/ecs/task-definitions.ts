@@ -7,22 +7,23 @@ import {
   parseRegisterTaskDefinition,
   parseTaskDefinitionRef,
   RegisterTaskDefinitionInput,
+  TASK_DEFINITION_STATUSES,
 } from '@bosun/model';
-import { parseClusterQuery } from '@bosun/scheduler';
-import { and, asc, desc, eq, gt, like, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { taskDefinitions } from '../db/schema/index.ts';
 import { listTags, putTags } from '../repositories/tags.ts';
 import {
+  deregisterRevision,
   findTaskDefinition,
   insertNextRevision,
+  listFamilies,
+  listRevisions,
   type TaskDefinitionRow,
 } from '../repositories/task-definitions.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, maxResults, nextToken, page } from './pagination.ts';
-import { epochSeconds } from './shapes.ts';
+import { parseClusterQueryAt } from './placement-input.ts';
+import { epochSeconds, taskDefinitionRef } from './shapes.ts';
 
-const taskDefinitionRef = z.string().min(1).max(2048);
 const IncludeTags = z.array(z.literal('TAGS')).optional();
 
 export function describeTaskDefinition(scope: ArnScope, row: TaskDefinitionRow) {
@@ -38,12 +39,15 @@ export function describeTaskDefinition(scope: ArnScope, row: TaskDefinitionRow) 
   };
 }
 
-/** A reference the caller gave, or ClientException as ECS words it. */
-function parseRef(scope: ArnScope, ref: string) {
+/**
+ * A reference the caller gave → family and revision; an ARN of another region or account is
+ * ClientException with the action's own wording (`notHere`), as ECS words it.
+ */
+function parseRef(scope: ArnScope, ref: string, notHere = 'Unable to describe task definition.') {
   if (ref.startsWith('arn:')) {
     const arn = parseArn(ref);
     if (!arn || arn.region !== scope.region || arn.accountId !== scope.accountId) {
-      throw new ClientError('Unable to describe task definition.');
+      throw new ClientError(notHere);
     }
   }
   const parsed = parseTaskDefinitionRef(ref);
@@ -54,6 +58,14 @@ function parseRef(scope: ArnScope, ref: string) {
   return parsed;
 }
 
+/** The ACTIVE revision a RunTask, StartTask or service names, or ClientException as ECS words it. */
+export async function resolveTaskDefinition(ctx: ActionContext, ref: string): Promise<TaskDefinitionRow> {
+  const row = await findTaskDefinition(ctx.db, parseRef(ctx.scope, ref, 'TaskDefinition not found.'));
+  if (!row) throw new ClientError('TaskDefinition not found.');
+  if (row.status !== 'ACTIVE') throw new ClientError('TaskDefinition is inactive');
+  return row;
+}
+
 export const RegisterTaskDefinition = defineAction(
   'Registers the next revision of a task definition family.',
   RegisterTaskDefinitionInput,
@@ -61,12 +73,7 @@ export const RegisterTaskDefinition = defineAction(
     const { spec, tags } = parseRegisterTaskDefinition(input);
     // Parse constraint expressions now, so a typo fails at registration rather than at placement.
     spec.placementConstraints.forEach((c, i) => {
-      const parsed = parseClusterQuery(c.expression ?? '');
-      if (!parsed.ok) {
-        throw new InvalidParameterError(
-          `placementConstraints[${i}].expression: ${parsed.error.message} (position ${parsed.error.position}).`,
-        );
-      }
+      parseClusterQueryAt(`placementConstraints[${i}].expression`, c.expression ?? '');
     });
     const row = await ctx.db.transaction(async (tx) => {
       const inserted = await insertNextRevision(tx, spec, registeredBy(ctx), ctx.now);
@@ -103,17 +110,7 @@ export const DeregisterTaskDefinition = defineAction(
     if (ref.revision === undefined) {
       throw new ClientError('A revision must be specified: use family:revision or the full ARN.');
     }
-    const [updated] = await ctx.db
-      .update(taskDefinitions)
-      .set({ status: 'INACTIVE', deregisteredAt: ctx.now })
-      .where(
-        and(
-          eq(taskDefinitions.family, ref.family),
-          eq(taskDefinitions.revision, ref.revision),
-          eq(taskDefinitions.status, 'ACTIVE'),
-        ),
-      )
-      .returning();
+    const updated = await deregisterRevision(ctx.db, { family: ref.family, revision: ref.revision }, ctx.now);
     const row = updated ?? (await findTaskDefinition(ctx.db, ref));
     if (!row) throw new ClientError('The specified task definition does not exist.');
     return { taskDefinition: describeTaskDefinition(ctx.scope, row) };
@@ -124,37 +121,23 @@ export const ListTaskDefinitions = defineAction(
   'Lists task definition ARNs; familyPrefix is the exact family, as in ECS.',
   z.object({
     familyPrefix: z.string().min(1).max(255).optional(),
-    status: z.enum(['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS']).optional(),
+    status: z.enum(TASK_DEFINITION_STATUSES).optional(),
     sort: z.enum(['ASC', 'DESC']).optional(),
     maxResults,
     nextToken,
   }),
   async (ctx, input) => {
     const limit = input.maxResults ?? 100;
-    const descending = input.sort === 'DESC';
     const after = decodeToken(input.nextToken, ['string', 'number']);
-    const [fam, rev] = after ?? [];
-    const past = descending ? lt : gt;
-    const rows = await ctx.db
-      .select({ family: taskDefinitions.family, revision: taskDefinitions.revision })
-      .from(taskDefinitions)
-      .where(
-        and(
-          eq(taskDefinitions.status, input.status ?? 'ACTIVE'),
-          input.familyPrefix ? eq(taskDefinitions.family, input.familyPrefix) : undefined,
-          after
-            ? or(
-                past(taskDefinitions.family, String(fam)),
-                and(eq(taskDefinitions.family, String(fam)), past(taskDefinitions.revision, Number(rev))),
-              )
-            : undefined,
-        ),
-      )
-      .orderBy(
-        descending ? desc(taskDefinitions.family) : asc(taskDefinitions.family),
-        descending ? desc(taskDefinitions.revision) : asc(taskDefinitions.revision),
-      )
-      .limit(limit + 1);
+    const rows = await listRevisions(
+      ctx.db,
+      { status: input.status ?? 'ACTIVE', family: input.familyPrefix },
+      {
+        descending: input.sort === 'DESC',
+        after: after ? { family: String(after[0]), revision: Number(after[1]) } : undefined,
+        limit: limit + 1,
+      },
+    );
     const { items, nextToken: token } = page(rows, limit, (r) => [r.family, r.revision]);
     return {
       taskDefinitionArns: items.map((r) => arns.taskDefinition(ctx.scope, r.family, r.revision)),
@@ -174,26 +157,12 @@ export const ListTaskDefinitionFamilies = defineAction(
   async (ctx, input) => {
     const limit = input.maxResults ?? 100;
     const after = decodeToken(input.nextToken, ['string']);
-    const status = input.status ?? 'ACTIVE';
-    const anyActive = sql<boolean>`bool_or(${taskDefinitions.status} = 'ACTIVE')`;
-    const rows = await ctx.db
-      .select({ family: taskDefinitions.family })
-      .from(taskDefinitions)
-      .where(
-        and(
-          input.familyPrefix ? like(taskDefinitions.family, `${escapeLike(input.familyPrefix)}%`) : undefined,
-          after ? gt(taskDefinitions.family, String(after[0])) : undefined,
-        ),
-      )
-      .groupBy(taskDefinitions.family)
-      .having(status === 'ACTIVE' ? anyActive : status === 'INACTIVE' ? sql`not ${anyActive}` : undefined)
-      .orderBy(asc(taskDefinitions.family))
-      .limit(limit + 1);
-    const { items, nextToken: token } = page(rows, limit, (r) => [r.family]);
-    return { families: items.map((r) => r.family), ...(token ? { nextToken: token } : {}) };
+    const families = await listFamilies(
+      ctx.db,
+      { prefix: input.familyPrefix, status: input.status ?? 'ACTIVE' },
+      { afterFamily: after ? String(after[0]) : undefined, limit: limit + 1 },
+    );
+    const { items, nextToken: token } = page(families, limit, (family) => [family]);
+    return { families: items, ...(token ? { nextToken: token } : {}) };
   },
 );
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}

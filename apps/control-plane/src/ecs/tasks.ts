@@ -1,30 +1,30 @@
 import {
   arns,
   ClientError,
+  type ContainerOverride,
   InvalidParameterError,
-  parseArn,
+  MAX_TAGS_PER_RESOURCE,
+  PlacementConstraint,
+  PlacementStrategy,
   parseTags,
-  parseTaskDefinitionRef,
   Tag,
   type TagPair,
   type TaskDefinitionSpec,
+  TaskOverride,
   UnsupportedFeatureError,
 } from '@bosun/model';
-import { parseClusterQuery } from '@bosun/scheduler';
-import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { channels } from '../agent-protocol/wake-ups.ts';
-import type { Tx } from '../db/client.ts';
-import { preparedPer } from '../db/prepared.ts';
-import { containerInstances, type PlacementSpec } from '../db/schema/index.ts';
+import type { PlacementSpec } from '../db/schema/index.ts';
 import {
   type ClusterRow,
   requireActive,
   requireActiveCluster,
   requireClusterName,
 } from '../repositories/clusters.ts';
+import { clusterHasInstances } from '../repositories/container-instances.ts';
 import { listTagsOfMany } from '../repositories/tags.ts';
-import { findTaskDefinition, type TaskDefinitionRow } from '../repositories/task-definitions.ts';
+import type { TaskDefinitionRow } from '../repositories/task-definitions.ts';
 import {
   describeTask,
   findClusterTasks,
@@ -39,48 +39,12 @@ import { submitPlacement } from '../scheduling/submit.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';
 import { type Cursor, decodeToken, maxResults, nextToken, page } from './pagination.ts';
-import { clusterRef } from './shapes.ts';
+import { compileConstraints, compileStrategy } from './placement-input.ts';
+import { clusterRef, launchType, taskDefinitionRef } from './shapes.ts';
+import { resolveTaskDefinition } from './task-definitions.ts';
 
-const ContainerOverride = z.object({
-  name: z.string().min(1).max(255),
-  command: z.array(z.string().max(32768)).max(100).optional(),
-  environment: z
-    .array(z.object({ name: z.string().min(1).max(4096), value: z.string().max(32768).default('') }))
-    .max(100)
-    .optional(),
-  cpu: z.number().int().min(0).max(10240).optional(),
-  memory: z
-    .number()
-    .int()
-    .min(6)
-    .max(1024 * 1024)
-    .optional(),
-  memoryReservation: z
-    .number()
-    .int()
-    .min(6)
-    .max(1024 * 1024)
-    .optional(),
-});
-
-const TaskOverride = z.object({
-  containerOverrides: z.array(ContainerOverride).max(10).optional(),
-});
-
-export const PlacementConstraint = z.object({
-  type: z.enum(['distinctInstance', 'memberOf']),
-  expression: z.string().max(2000).optional(),
-});
-
-export const PlacementStrategy = z.object({
-  type: z.enum(['binpack', 'spread', 'random']),
-  field: z.string().max(255).optional(),
-});
-
-const taskDefinitionRef = z.string().min(1).max(2048);
 const startedBy = z.string().min(1).max(128).optional();
 const group = z.string().min(1).max(255).optional();
-const launchType = z.enum(['EC2', 'EXTERNAL', 'FARGATE']).optional();
 
 /** The parts RunTask and StartTask share, checked before anything is stored. */
 interface Prepared {
@@ -125,26 +89,7 @@ async function prepare(
   };
 }
 
-export async function resolveTaskDefinition(ctx: ActionContext, ref: string): Promise<TaskDefinitionRow> {
-  if (ref.startsWith('arn:')) {
-    const arn = parseArn(ref);
-    if (!arn || arn.region !== ctx.scope.region || arn.accountId !== ctx.scope.accountId) {
-      throw new ClientError('TaskDefinition not found.');
-    }
-  }
-  const parsed = parseTaskDefinitionRef(ref);
-  if (!parsed) {
-    throw new InvalidParameterError(
-      `Invalid task definition reference '${ref}': use family, family:revision or an ARN.`,
-    );
-  }
-  const row = await findTaskDefinition(ctx.db, parsed);
-  if (!row) throw new ClientError('TaskDefinition not found.');
-  if (row.status !== 'ACTIVE') throw new ClientError('TaskDefinition is inactive');
-  return row;
-}
-
-function checkOverrides(spec: TaskDefinitionSpec, overrides: z.output<typeof ContainerOverride>[]): void {
+function checkOverrides(spec: TaskDefinitionSpec, overrides: readonly ContainerOverride[]): void {
   const names = new Set(spec.containerDefinitions.map((c) => c.name));
   const seen = new Set<string>();
   for (const o of overrides) {
@@ -164,69 +109,6 @@ function checkOverrides(spec: TaskDefinitionSpec, overrides: z.output<typeof Con
       );
     }
   }
-}
-
-/**
- * RunTask's or CreateService's constraints (plus, when given, the task definition's own memberOf
- * ones), each checked and kept as text; a memberOf that does not parse names its position.
- */
-export function compileConstraints(
-  given: readonly z.output<typeof PlacementConstraint>[],
-  spec: TaskDefinitionSpec | undefined,
-): PlacementSpec['constraints'] {
-  const out: PlacementSpec['constraints'] = [];
-  const all = [
-    ...given.map((c, i) => ({ ...c, where: `placementConstraints[${i}]` })),
-    ...(spec?.placementConstraints ?? []).map((c, i) => ({
-      ...c,
-      where: `taskDefinition.placementConstraints[${i}]`,
-    })),
-  ];
-  for (const c of all) {
-    if (c.type === 'distinctInstance') {
-      out.push({ type: 'distinctInstance' });
-      continue;
-    }
-    if (c.expression === undefined || c.expression.trim() === '') {
-      throw new InvalidParameterError(`${c.where}: a memberOf constraint needs an expression.`);
-    }
-    const parsed = parseClusterQuery(c.expression);
-    if (!parsed.ok) {
-      throw new InvalidParameterError(
-        `${c.where}.expression: ${parsed.error.message} (position ${parsed.error.position}).`,
-      );
-    }
-    out.push({ type: 'memberOf', expression: c.expression });
-  }
-  return out;
-}
-
-export function compileStrategy(
-  given: readonly z.output<typeof PlacementStrategy>[],
-): PlacementSpec['strategy'] {
-  return given.map((s, i) => {
-    const field = s.field ?? '';
-    switch (s.type) {
-      case 'random':
-        return { type: 'random' };
-      case 'binpack': {
-        const lower = field.toLowerCase();
-        if (lower !== 'cpu' && lower !== 'memory') {
-          throw new InvalidParameterError(`placementStrategy[${i}]: binpack takes field cpu or memory.`);
-        }
-        return { type: 'binpack', field: lower };
-      }
-      default: {
-        const known = field === 'instanceId' || field === 'host';
-        if (!known && !/^attribute:[a-zA-Z0-9_.:/-]{1,128}$/.test(field)) {
-          throw new InvalidParameterError(
-            `placementStrategy[${i}]: spread takes field instanceId, host or attribute:NAME.`,
-          );
-        }
-        return { type: 'spread', field };
-      }
-    }
-  });
 }
 
 /** The RunTask/StartTask answer: the placed tasks as DescribeTasks shows them, and failures[]. */
@@ -264,24 +146,6 @@ async function describeTasks(
   return rows.map((r) => describeTask(ctx.scope, clusterName, r, tags.get(arnOf(r)) ?? []));
 }
 
-const anyInstanceQuery = preparedPer((db) =>
-  db
-    .select({ id: containerInstances.id })
-    .from(containerInstances)
-    .where(
-      and(
-        eq(containerInstances.clusterId, sql.placeholder('clusterId')),
-        ne(containerInstances.status, 'INACTIVE'),
-      ),
-    )
-    .limit(1)
-    .prepare('cluster_has_instances'),
-);
-
-async function hasContainerInstances(db: Tx, clusterId: string): Promise<boolean> {
-  return (await anyInstanceQuery(db).execute({ clusterId })).length > 0;
-}
-
 export const RunTask = defineAction(
   'Starts count (1-10) copies of a task definition, placed by the cluster scheduler.',
   z.object({
@@ -293,7 +157,7 @@ export const RunTask = defineAction(
     overrides: TaskOverride.optional(),
     placementConstraints: z.array(PlacementConstraint).max(10).optional(),
     placementStrategy: z.array(PlacementStrategy).max(5).optional(),
-    tags: z.array(Tag).max(50).optional(),
+    tags: z.array(Tag).max(MAX_TAGS_PER_RESOURCE).optional(),
     clientToken: z.string().min(1).max(64).optional(),
     launchType,
   }),
@@ -305,7 +169,7 @@ export const RunTask = defineAction(
       constraints: compileConstraints(input.placementConstraints ?? [], prepared.definition.spec),
       strategy: compileStrategy(input.placementStrategy ?? []),
     };
-    if (!(await hasContainerInstances(ctx.db, prepared.cluster.id))) {
+    if (!(await clusterHasInstances(ctx.db, prepared.cluster.id))) {
       throw new InvalidParameterError('No Container Instances were found in your cluster.');
     }
     const outcome = await submitPlacement(ctx, prepared.cluster.id, spec, input.clientToken);
@@ -322,7 +186,7 @@ export const StartTask = defineAction(
     startedBy,
     group,
     overrides: TaskOverride.optional(),
-    tags: z.array(Tag).max(50).optional(),
+    tags: z.array(Tag).max(MAX_TAGS_PER_RESOURCE).optional(),
   }),
   async (ctx, input) => {
     const prepared = await prepare(ctx, input);

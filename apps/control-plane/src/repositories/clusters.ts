@@ -1,5 +1,5 @@
 import { type ArnScope, ClusterNotFoundError, clusterNameFromRef, parseArn } from '@bosun/model';
-import { eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { clusters } from '../db/schema/index.ts';
@@ -50,7 +50,16 @@ export async function findCluster(
     const [row] = await clusterByName(tx).execute({ name });
     return row;
   }
-  const [row] = await tx.select().from(clusters).where(eq(clusters.name, name)).for(options.lock);
+  return lockClusterByName(tx, name, options.lock);
+}
+
+/** The cluster of exactly this name, its row locked (TagResource on a cluster ARN locks it by name). */
+export async function lockClusterByName(
+  tx: Tx,
+  name: string,
+  lock: 'update' | 'share' = 'update',
+): Promise<ClusterRow | undefined> {
+  const [row] = await tx.select().from(clusters).where(eq(clusters.name, name)).for(lock);
   return row;
 }
 
@@ -63,6 +72,63 @@ export async function findClusterById(
   const query = tx.select().from(clusters).where(eq(clusters.id, id));
   const [row] = await (options.lock === undefined ? query : query.for(options.lock));
   return row;
+}
+
+/** A new ACTIVE cluster, or undefined when the name is taken (by an ACTIVE or an INACTIVE one). */
+export async function insertClusterIfNew(
+  tx: Tx,
+  name: string,
+  settings: ClusterRow['settings'],
+): Promise<ClusterRow | undefined> {
+  const [inserted] = await tx
+    .insert(clusters)
+    .values({ name, status: 'ACTIVE', settings })
+    .onConflictDoNothing({ target: clusters.name })
+    .returning();
+  return inserted;
+}
+
+/** A deleted (INACTIVE) cluster made ACTIVE again with new settings, as CreateCluster does. */
+export async function reviveCluster(
+  tx: Tx,
+  id: string,
+  settings: ClusterRow['settings'],
+  now: Date,
+): Promise<ClusterRow | undefined> {
+  const [revived] = await tx
+    .update(clusters)
+    .set({ status: 'ACTIVE', settings, updatedAt: now })
+    .where(eq(clusters.id, id))
+    .returning();
+  return revived;
+}
+
+export async function markClusterInactive(tx: Tx, id: string, now: Date): Promise<ClusterRow | undefined> {
+  const [updated] = await tx
+    .update(clusters)
+    .set({ status: 'INACTIVE', updatedAt: now })
+    .where(eq(clusters.id, id))
+    .returning();
+  return updated;
+}
+
+/** Names of ACTIVE clusters in name order, after `afterName`, at most `limit` (ListClusters). */
+export async function listActiveClusterNames(
+  tx: Tx,
+  page: { afterName?: string | undefined; limit: number },
+): Promise<string[]> {
+  const rows = await tx
+    .select({ name: clusters.name })
+    .from(clusters)
+    .where(
+      and(
+        eq(clusters.status, 'ACTIVE'),
+        page.afterName === undefined ? undefined : gt(clusters.name, page.afterName),
+      ),
+    )
+    .orderBy(asc(clusters.name))
+    .limit(page.limit);
+  return rows.map((r) => r.name);
 }
 
 /**

@@ -1,6 +1,8 @@
+import type { ContainerInstanceStatus } from '@bosun/model';
 import { and, asc, eq, gt, inArray, like, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
-import { containerInstances, tasks } from '../db/schema/index.ts';
+import { preparedPer } from '../db/prepared.ts';
+import { containerInstances, type InstanceAttribute, tasks } from '../db/schema/index.ts';
 import { bumpDesiredVersions } from './tasks.ts';
 
 export type ContainerInstanceRow = typeof containerInstances.$inferSelect;
@@ -98,6 +100,52 @@ export async function lockInstances(
     .where(and(eq(containerInstances.clusterId, clusterId), inArray(containerInstances.id, [...ids])))
     .orderBy(asc(containerInstances.id))
     .for('update');
+}
+
+const anyInstanceQuery = preparedPer((db) =>
+  db
+    .select({ id: containerInstances.id })
+    .from(containerInstances)
+    .where(
+      and(
+        eq(containerInstances.clusterId, sql.placeholder('clusterId')),
+        ne(containerInstances.status, 'INACTIVE'),
+      ),
+    )
+    .limit(1)
+    .prepare('cluster_has_instances'),
+);
+
+/** Whether the cluster has an instance that is not INACTIVE (RunTask refuses a call to none). */
+export async function clusterHasInstances(tx: Tx, clusterId: string): Promise<boolean> {
+  return (await anyInstanceQuery(tx).execute({ clusterId })).length > 0;
+}
+
+export async function instanceExists(tx: Tx, id: string): Promise<boolean> {
+  const rows = await tx.select({ n: sql`1` }).from(containerInstances).where(eq(containerInstances.id, id));
+  return rows.length > 0;
+}
+
+export async function setInstanceStatus(
+  tx: Tx,
+  id: string,
+  status: ContainerInstanceStatus,
+  now: Date,
+): Promise<void> {
+  await tx.update(containerInstances).set({ status, updatedAt: now }).where(eq(containerInstances.id, id));
+}
+
+/** Replaces the instance's whole attribute list (PutAttributes, DeleteAttributes). */
+export async function setInstanceAttributes(
+  tx: Tx,
+  id: string,
+  attributes: InstanceAttribute[],
+  now: Date,
+): Promise<void> {
+  await tx
+    .update(containerInstances)
+    .set({ attributes, updatedAt: now })
+    .where(eq(containerInstances.id, id));
 }
 
 export interface AttributeRow {

@@ -1,5 +1,5 @@
-import type { TaskDefinitionSpec } from '@bosun/model';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import type { TaskDefinitionSpec, TaskDefinitionStatus } from '@bosun/model';
+import { and, asc, desc, eq, gt, like, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { taskDefinitionFamilies, taskDefinitions } from '../db/schema/index.ts';
@@ -69,6 +69,103 @@ export async function findTaskDefinition(
       ? await revisionQuery(tx).execute({ family: ref.family, revision: ref.revision })
       : await latestActiveQuery(tx).execute({ family: ref.family });
   return row;
+}
+
+/** Marks an ACTIVE revision INACTIVE; undefined when there is no such ACTIVE revision. */
+export async function deregisterRevision(
+  tx: Tx,
+  ref: RevisionRef,
+  now: Date,
+): Promise<TaskDefinitionRow | undefined> {
+  const [updated] = await tx
+    .update(taskDefinitions)
+    .set({ status: 'INACTIVE', deregisteredAt: now })
+    .where(
+      and(
+        eq(taskDefinitions.family, ref.family),
+        eq(taskDefinitions.revision, ref.revision),
+        eq(taskDefinitions.status, 'ACTIVE'),
+      ),
+    )
+    .returning();
+  return updated;
+}
+
+export async function revisionExists(tx: Tx, ref: RevisionRef): Promise<boolean> {
+  const rows = await tx
+    .select({ n: sql`1` })
+    .from(taskDefinitions)
+    .where(and(eq(taskDefinitions.family, ref.family), eq(taskDefinitions.revision, ref.revision)));
+  return rows.length > 0;
+}
+
+/**
+ * Revisions with this status (of one family when given), in (family, revision) order or its reverse,
+ * after the `after` key, at most `limit` (ListTaskDefinitions).
+ */
+export async function listRevisions(
+  tx: Tx,
+  filter: { status: TaskDefinitionStatus; family?: string | undefined },
+  page: { descending: boolean; after?: RevisionRef | undefined; limit: number },
+): Promise<RevisionRef[]> {
+  const past = page.descending ? lt : gt;
+  const after = page.after;
+  return tx
+    .select({ family: taskDefinitions.family, revision: taskDefinitions.revision })
+    .from(taskDefinitions)
+    .where(
+      and(
+        eq(taskDefinitions.status, filter.status),
+        filter.family ? eq(taskDefinitions.family, filter.family) : undefined,
+        after
+          ? or(
+              past(taskDefinitions.family, after.family),
+              and(eq(taskDefinitions.family, after.family), past(taskDefinitions.revision, after.revision)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(
+      page.descending ? desc(taskDefinitions.family) : asc(taskDefinitions.family),
+      page.descending ? desc(taskDefinitions.revision) : asc(taskDefinitions.revision),
+    )
+    .limit(page.limit);
+}
+
+/**
+ * Families whose name starts with `prefix`, in name order after `afterFamily`, at most `limit`
+ * (ListTaskDefinitionFamilies). A family is ACTIVE while any of its revisions is, else INACTIVE.
+ */
+export async function listFamilies(
+  tx: Tx,
+  filter: { prefix?: string | undefined; status: 'ACTIVE' | 'INACTIVE' | 'ALL' },
+  page: { afterFamily?: string | undefined; limit: number },
+): Promise<string[]> {
+  const anyActive = sql<boolean>`bool_or(${taskDefinitions.status} = 'ACTIVE')`;
+  const rows = await tx
+    .select({ family: taskDefinitions.family })
+    .from(taskDefinitions)
+    .where(
+      and(
+        filter.prefix ? like(taskDefinitions.family, `${escapeLike(filter.prefix)}%`) : undefined,
+        page.afterFamily !== undefined ? gt(taskDefinitions.family, page.afterFamily) : undefined,
+      ),
+    )
+    .groupBy(taskDefinitions.family)
+    .having(
+      filter.status === 'ACTIVE'
+        ? anyActive
+        : filter.status === 'INACTIVE'
+          ? sql`not ${anyActive}`
+          : undefined,
+    )
+    .orderBy(asc(taskDefinitions.family))
+    .limit(page.limit);
+  return rows.map((r) => r.family);
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** A revision by name: `family:revision`. */

@@ -4,7 +4,13 @@
  * with its revision's, what a task of a revision reserves, when a DRAINING service is done. Pure: the
  * workers load rows, map them here, call packages/scheduler, and apply what it decides.
  */
-import { type ArnScope, arns, parseTaskSize, type TaskDefinitionSpec } from '@bosun/model';
+import {
+  type ArnScope,
+  arns,
+  parseTaskSize,
+  type StoredPlacementConstraint,
+  type TaskDefinitionSpec,
+} from '@bosun/model';
 import {
   type CandidateInstance,
   type DeploymentTaskDefinition,
@@ -89,14 +95,11 @@ export const lostInstanceIds = (snapshot: readonly InstanceSnapshot[]): string[]
 // ---------------------------------------------------------------------------------------------------
 // Constraints
 
-/** A placement constraint as stored: memberOf keeps its text, parsed again when used. */
-export type StoredConstraint = { type: 'distinctInstance' } | { type: 'memberOf'; expression: string };
-
 /**
  * Stored constraints → the scheduler's. Every memberOf text was parsed when it was stored (RunTask,
  * CreateService, RegisterTaskDefinition), so one that no longer parses is a bug, not bad input: it throws.
  */
-export function compileStoredConstraints(list: readonly StoredConstraint[]): PlacementConstraint[] {
+export function compileStoredConstraints(list: readonly StoredPlacementConstraint[]): PlacementConstraint[] {
   return list.map((c) => {
     if (c.type === 'distinctInstance') return c;
     const parsed = parseClusterQuery(c.expression);
@@ -107,9 +110,9 @@ export function compileStoredConstraints(list: readonly StoredConstraint[]): Pla
 
 /** The service's constraints, then its revision's own memberOf ones, as RunTask merges them. */
 export function serviceConstraints(
-  own: readonly StoredConstraint[],
+  own: readonly StoredPlacementConstraint[],
   revision: TaskDefinitionSpec | undefined,
-): StoredConstraint[] {
+): StoredPlacementConstraint[] {
   return [
     ...own,
     ...(revision?.placementConstraints ?? []).flatMap((c) =>

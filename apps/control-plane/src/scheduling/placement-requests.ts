@@ -3,7 +3,7 @@
  * placement worker (workers/placement.ts) loads the rows and applies the plan.
  */
 import { type ArnScope, arns, type TaskDefinitionSpec } from '@bosun/model';
-import type { BatchRequest, BatchResult, PlacementStrategy, TaskRequirements } from '@bosun/scheduler';
+import type { BatchRequest, BatchResult, TaskRequirements } from '@bosun/scheduler';
 import type { PlacementOutcome } from '../db/schema/index.ts';
 import type { PlacementRequestRow } from '../repositories/placement-requests.ts';
 import { applyOverrides, compileStoredConstraints, requirementsOf } from './inputs.ts';
@@ -73,7 +73,7 @@ export function prepareRequest(
         task: requirements,
         count: row.spec.count,
         constraints,
-        strategy: row.spec.strategy as PlacementStrategy[],
+        strategy: row.spec.strategy,
         seed: seedOf(row.id),
       },
     },

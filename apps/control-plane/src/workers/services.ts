@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { arns, parseTaskDefinitionRef } from '@bosun/model';
 import {
   maxNewTasks,
-  type PlacementStrategy,
   type ReconcileServiceInput,
   reconcileService,
   type ServiceDecision,
@@ -190,7 +189,7 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
       placementConstraints: compileStoredConstraints(
         serviceConstraints(service.placementConstraints, primary === undefined ? undefined : specOf(primary)),
       ),
-      placementStrategy: service.placementStrategy as PlacementStrategy[],
+      placementStrategy: service.placementStrategy,
       ...(service.healthCheckGracePeriodSeconds === null
         ? {}
         : { healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds }),

@@ -1,3 +1,4 @@
+import type { ContainerInstanceStatus } from '@bosun/model';
 import { sql } from 'drizzle-orm';
 import { bigint, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
@@ -18,8 +19,6 @@ export interface VersionInfo {
   agentHash?: string;
   dockerVersion: string;
 }
-
-export type ContainerInstanceStatus = 'REGISTERING' | 'ACTIVE' | 'DRAINING' | 'DEREGISTERING' | 'INACTIVE';
 
 /**
  * Docker hosts registered by their agents. Remaining resources and agentConnected are not stored:

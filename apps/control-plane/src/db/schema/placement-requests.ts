@@ -1,8 +1,8 @@
+import type { ContainerOverride, StoredPlacementConstraint, StoredPlacementStrategy } from '@bosun/model';
 import type { PlacementFailureReason } from '@bosun/scheduler';
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
-import type { ContainerOverride } from './tasks.ts';
 
 export type PlacementRequestStatus = 'PENDING' | 'DONE' | 'CANCELLED';
 
@@ -15,12 +15,8 @@ export interface PlacementSpec {
   startedBy?: string;
   containerOverrides: ContainerOverride[];
   /** memberOf expressions as written (RunTask's and the task definition's); re-parsed by the worker. */
-  constraints: ({ type: 'distinctInstance' } | { type: 'memberOf'; expression: string })[];
-  strategy: (
-    | { type: 'binpack'; field: 'cpu' | 'memory' }
-    | { type: 'spread'; field: string }
-    | { type: 'random' }
-  )[];
+  constraints: StoredPlacementConstraint[];
+  strategy: StoredPlacementStrategy[];
   tags: { key: string; value: string }[];
   /** StartTask: one task on each of these instances (ids), no strategy. */
   containerInstanceIds?: string[];

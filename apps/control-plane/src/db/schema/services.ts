@@ -1,3 +1,10 @@
+import type {
+  DeploymentConfiguration,
+  DeploymentStatus,
+  ServiceStatus,
+  StoredPlacementConstraint,
+  StoredPlacementStrategy,
+} from '@bosun/model';
 import type { LaunchRecord, RolloutState, SchedulingStrategy } from '@bosun/scheduler';
 import { sql } from 'drizzle-orm';
 import {
@@ -14,24 +21,6 @@ import {
 } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
 import { taskDefinitions } from './task-definitions.ts';
-
-export type ServiceStatus = 'ACTIVE' | 'DRAINING' | 'INACTIVE';
-
-/** CreateService/UpdateService's deploymentConfiguration, with ECS's defaults not filled in. */
-export interface StoredDeploymentConfiguration {
-  minimumHealthyPercent?: number;
-  maximumPercent?: number;
-  deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
-}
-
-/** memberOf expressions as written (re-parsed by the worker, checked by the action before storing). */
-export type StoredPlacementConstraint =
-  | { type: 'distinctInstance' }
-  | { type: 'memberOf'; expression: string };
-export type StoredPlacementStrategy =
-  | { type: 'binpack'; field: 'cpu' | 'memory' }
-  | { type: 'spread'; field: string }
-  | { type: 'random' };
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -61,7 +50,7 @@ export const services = pgTable(
     launchType: text('launch_type').$type<'EC2'>().notNull().default('EC2'),
     schedulingStrategy: text('scheduling_strategy').$type<SchedulingStrategy>().notNull().default('REPLICA'),
     deploymentConfiguration: jsonb('deployment_configuration')
-      .$type<StoredDeploymentConfiguration>()
+      .$type<DeploymentConfiguration>()
       .notNull()
       .default({}),
     placementConstraints: jsonb('placement_constraints')
@@ -102,7 +91,7 @@ export const deployments = pgTable(
     serviceId: uuid('service_id')
       .notNull()
       .references(() => services.id),
-    status: text('status').$type<'PRIMARY' | 'ACTIVE'>().notNull(),
+    status: text('status').$type<DeploymentStatus>().notNull(),
     family: text('family').notNull(),
     revision: integer('revision').notNull(),
     desiredCount: integer('desired_count').notNull(),

@@ -1,4 +1,5 @@
 import type {
+  ContainerOverride,
   ContainerStatus,
   HealthStatus,
   NetworkBinding,
@@ -19,14 +20,8 @@ export interface TaskOverrides {
   containerOverrides: ContainerOverride[];
 }
 
-export interface ContainerOverride {
-  name: string;
-  command?: string[];
-  environment?: { name: string; value: string }[];
-  cpu?: number;
-  memory?: number;
-  memoryReservation?: number;
-}
+// Declared in @bosun/model with the zod shape RunTask validates it with; re-exported for the readers of rows.
+export type { ContainerOverride };
 
 /**
  * One container of a task: what was asked for (name, image, sizes, after overrides) and what the
