@@ -20,13 +20,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@bosun/testkit';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { AGENT_ENV, AGENT_NODE_FLAGS, buildAgent } from '../apps/agent/build.ts';
-import { freePort } from '../apps/control-plane/test/server-process.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const RESULTS_DIR = join(REPO_ROOT, 'bench/results');

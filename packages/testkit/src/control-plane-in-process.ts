@@ -1,50 +1,31 @@
+/**
+ * The control plane inside the test's own process. The only testkit file that imports the control
+ * plane's internals (apps/control-plane/src): keep it that way, so a re-layout there is rewired here.
+ */
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import postgres from 'postgres';
-import { buildApp } from '../src/app.ts';
-import { type AccessKey, AccessKeyStore, ensureAdminKey } from '../src/auth/access-keys.ts';
-import { SecretBox } from '../src/auth/secret-box.ts';
-import { connectDatabase, type Database } from '../src/db/client.ts';
-import { applyMigrations } from '../src/db/migrate.ts';
-import type { ControlPlaneRuntime, ControlPlaneSettings } from '../src/ecs/action.ts';
-import { startWorkers } from '../src/placement/worker.ts';
-import { QUEUE_CATALOG } from '../src/queues.ts';
-import { ensureDefaultCluster } from '../src/repositories/bootstrap.ts';
-import { createRuntime } from '../src/runtime.ts';
-
-export const REGION = 'local';
-export const ACCOUNT = '000000000000';
-
-function requireEnv(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} must be set (scripts/test sets it up)`);
-  return v;
-}
-
-/**
- * A fresh, empty database on the server DATABASE_URL points at, dropped afterwards. Tests never
- * touch the database named in DATABASE_URL itself, so pointing them at a real install is safe.
- */
-export async function createScratchDatabase(
-  serverUrl = requireEnv('DATABASE_URL'),
-): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = new URL(serverUrl);
-  const name = `bosun_t_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(base.toString(), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
-  };
-}
+import { buildApp } from '../../../apps/control-plane/src/app.ts';
+import {
+  type AccessKey,
+  AccessKeyStore,
+  ensureAdminKey,
+} from '../../../apps/control-plane/src/auth/access-keys.ts';
+import { SecretBox } from '../../../apps/control-plane/src/auth/secret-box.ts';
+import { connectDatabase, type Database } from '../../../apps/control-plane/src/db/client.ts';
+import { applyMigrations } from '../../../apps/control-plane/src/db/migrate.ts';
+import type {
+  ControlPlaneRuntime,
+  ControlPlaneSettings,
+} from '../../../apps/control-plane/src/ecs/action.ts';
+import { startWorkers } from '../../../apps/control-plane/src/placement/worker.ts';
+import { ensureDefaultCluster } from '../../../apps/control-plane/src/repositories/bootstrap.ts';
+import { createRuntime } from '../../../apps/control-plane/src/runtime.ts';
+import { requireEnv } from './env.ts';
+import { deleteQueueKeys, newQueuePrefix } from './queue-prefix.ts';
+import { createScratchDatabase } from './scratch-database.ts';
+import { ACCOUNT, REGION } from './sigv4.ts';
 
 export interface TestControlPlane {
   endpoint: string;
@@ -91,12 +72,13 @@ export async function startControlPlane(
   const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
   if (scratch) await applyMigrations(databaseUrl);
   const database = connectDatabase(databaseUrl, { max: 5 });
-  const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: null });
+  const redisUrl = requireEnv('REDIS_URL');
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
   const key = shared?.key ?? (await ensureAdminKey(database.db, box));
   if (!shared) await ensureDefaultCluster(database.db);
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
-  const queuePrefix = shared?.queuePrefix ?? `bosun_t_${randomBytes(6).toString('hex')}`;
+  const queuePrefix = shared?.queuePrefix ?? newQueuePrefix();
   const settings = { ...TEST_SETTINGS, ...options.settings };
   const log = pino({ level: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent' });
   const runtime = await createRuntime(redis, { queuePrefix, log });
@@ -152,15 +134,9 @@ export async function startControlPlane(
       await app.close();
       await workers?.close();
       await runtime.close();
-      // The first process of an install owns its queues: leave nothing behind in the test Redis.
-      if (!shared) {
-        for (const q of Object.values(QUEUE_CATALOG)) {
-          const queue = new Queue(q.name, { connection: redis, prefix: queuePrefix });
-          await queue.obliterate({ force: true });
-          await queue.close();
-        }
-      }
       redis.disconnect();
+      // The first process of an install owns its queues: leave nothing behind in the test Redis.
+      if (!shared) await deleteQueueKeys(redisUrl, queuePrefix);
       await database.close();
       await scratch?.drop();
     },
