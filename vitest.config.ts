@@ -1,11 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three projects, run one after another (sequence.groupOrder):
- * - unit: pure code in packages/ and the scripts' own tests; files run in parallel.
- * - integration: apps/ against a real Postgres and Redis (scripts/test provides them).
- * - e2e: whole processes (server, agent, AWS CLI).
- * Integration and e2e share one Postgres server, so their files run one at a time.
+ * Three projects by file name, run one after another (sequence.groupOrder):
+ * - unit, `*.test.ts`: pure code (no Postgres, Redis, Docker or child process); files run in parallel.
+ * - integration, `*.int.test.ts`: code against a real Postgres, Redis or Docker (scripts/test provides
+ *   them), e.g. the control plane in the test's process (@bosun/testkit/control-plane-in-process).
+ * - e2e, `*.e2e.test.ts`: bosun as processes (server, agent, a bundle), Docker hosts, the AWS CLI.
+ * Integration and e2e share one Postgres server and one Docker daemon, so their files run one at a time.
+ * A new test file lands in a project by its name alone.
  *
  * Workspace packages resolve through node_modules/@bosun/* (npm workspace links) to their
  * package.json "exports", which point at TypeScript sources; Vite compiles those on the fly.
@@ -15,6 +17,7 @@ const serial = {
   testTimeout: 30_000,
   hookTimeout: 60_000,
 };
+const notOurs = ['**/node_modules/**', '**/.bosun/**'];
 
 export default defineConfig({
   test: {
@@ -23,13 +26,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: [
-            'packages/*/src/**/*.test.ts',
-            'scripts/**/*.test.ts',
-            'apps/agent/src/docker/container-spec.test.ts',
-            'apps/agent/src/reconcile/*.test.ts',
-          ],
-          exclude: ['**/node_modules/**', '**/*.e2e.test.ts'],
+          include: ['**/*.test.ts'],
+          exclude: [...notOurs, '**/*.int.test.ts', '**/*.e2e.test.ts'],
           sequence: { groupOrder: 0 },
         },
       },
@@ -37,14 +35,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
-          // Pure tests under apps/ run with the unit project.
-          exclude: [
-            '**/node_modules/**',
-            '**/*.e2e.test.ts',
-            'apps/agent/src/docker/container-spec.test.ts',
-            'apps/agent/src/reconcile/*.test.ts',
-          ],
+          include: ['**/*.int.test.ts'],
+          exclude: notOurs,
           sequence: { groupOrder: 1 },
           ...serial,
         },
@@ -54,7 +46,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['**/*.e2e.test.ts'],
-          exclude: ['**/node_modules/**', '**/.bosun/**'],
+          exclude: notOurs,
           sequence: { groupOrder: 2 },
           ...serial,
         },

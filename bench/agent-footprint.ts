@@ -18,18 +18,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AGENT_ENV } from '../apps/agent/build.ts';
-import {
-  agentBundle,
-  agentNodeFlags,
-  log,
-  main,
-  num,
-  ProcessSampler,
-  type Row,
-  report,
-  SMOKE,
-  spawnLogged,
-} from './lib.ts';
+import { num } from './lib/numbers.ts';
+import { ProcessSampler } from './lib/proc.ts';
+import { agentBundle, agentNodeFlags, spawnLogged } from './lib/processes.ts';
+import { type Row, report } from './lib/report.ts';
+import { log, main, SMOKE } from './lib/run.ts';
 import { startBosun, waitAllRunning } from './stack.ts';
 
 const TASKS = SMOKE ? 4 : 20;

@@ -14,22 +14,16 @@
  *
  *   node --import tsx bench/api.ts [--smoke]
  */
+
+import { ecsTarget, SignedEcsClient } from '@bosun/testkit';
 import autocannon from 'autocannon';
 import { HollowFleet } from './hollow.ts';
-import {
-  Ecs,
-  ecsTarget,
-  log,
-  main,
-  num,
-  ProcessSampler,
-  queuePrefix,
-  type Row,
-  report,
-  SMOKE,
-  scratchDatabase,
-  startControlPlane,
-} from './lib.ts';
+import { num } from './lib/numbers.ts';
+import { ProcessSampler } from './lib/proc.ts';
+import { startControlPlane } from './lib/processes.ts';
+import { type Row, report } from './lib/report.ts';
+import { log, main, SMOKE } from './lib/run.ts';
+import { queuePrefix, scratchDatabase } from './lib/services.ts';
 
 const SECONDS = SMOKE ? 1 : 15;
 const FIXED_RATE = 200;
@@ -47,7 +41,7 @@ interface Phase {
 }
 
 async function load(
-  ecs: Ecs,
+  ecs: SignedEcsClient,
   action: string,
   body: string,
   o: { rate?: number; connections: number },
@@ -87,7 +81,7 @@ async function load(
 }
 
 /** Fixed rate, then flat out. */
-async function measure(ecs: Ecs, action: string, input: unknown, pid: number) {
+async function measure(ecs: SignedEcsClient, action: string, input: unknown, pid: number) {
   const body = JSON.stringify(input);
   await ecs.call(action, input); // fails loudly if the action does not answer 200
   log(`${action}: ${FIXED_RATE} req/s for ${SECONDS} s, then max for ${SECONDS} s`);
@@ -121,7 +115,7 @@ function rowsFor(m: Measured, baseline: Measured | undefined, label: string): Ro
 main(async () => {
   const databaseUrl = await scratchDatabase();
   const cp = await startControlPlane('api-control-plane', { databaseUrl, queuePrefix: queuePrefix() });
-  const ecs = new Ecs(cp.endpoint, cp.key);
+  const ecs = new SignedEcsClient(cp.endpoint, cp.key);
   await ecs.call('RegisterTaskDefinition', {
     family: 'api',
     containerDefinitions: [

@@ -14,27 +14,15 @@
  */
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { masterKeyOf, SignedEcsClient } from '@bosun/testkit';
 import postgres from 'postgres';
 import { HollowFleet } from './hollow.ts';
-import {
-  type ControlPlane,
-  Ecs,
-  log,
-  machineCpu,
-  main,
-  masterKeyOf,
-  median,
-  namedCpu,
-  num,
-  ProcessSampler,
-  quantile,
-  queuePrefix,
-  type Row,
-  report,
-  SMOKE,
-  scratchDatabase,
-  startControlPlane,
-} from './lib.ts';
+import { median, num, quantile } from './lib/numbers.ts';
+import { machineCpu, namedCpu, ProcessSampler } from './lib/proc.ts';
+import { type ControlPlane, startControlPlane } from './lib/processes.ts';
+import { type Row, report } from './lib/report.ts';
+import { log, main, SMOKE } from './lib/run.ts';
+import { queuePrefix, scratchDatabase } from './lib/services.ts';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -62,12 +50,12 @@ interface CallStats {
   seconds: number;
 }
 
-async function runTasks(ecs: Ecs[], calls: number, callers: number): Promise<CallStats> {
+async function runTasks(ecs: SignedEcsClient[], calls: number, callers: number): Promise<CallStats> {
   let next = 0;
   const stats: CallStats = { placed: 0, latenciesMs: [], failures: 0, seconds: 0 };
   const start = performance.now();
   const caller = async (c: number) => {
-    const client = ecs[c % ecs.length] as Ecs;
+    const client = ecs[c % ecs.length] as SignedEcsClient;
     for (;;) {
       if (next >= calls) return;
       next += 1;
@@ -107,8 +95,8 @@ main(async () => {
     );
   }
   const key = (cps[0] as ControlPlane).key;
-  const ecs = cps.map((cp) => new Ecs(cp.endpoint, key));
-  const admin = ecs[0] as Ecs;
+  const ecs = cps.map((cp) => new SignedEcsClient(cp.endpoint, key));
+  const admin = ecs[0] as SignedEcsClient;
   await admin.call('RegisterTaskDefinition', {
     family: 'hollow',
     containerDefinitions: [

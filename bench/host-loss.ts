@@ -24,24 +24,12 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { startTestHosts, type TestHosts } from '../apps/agent/test/hosts.ts';
-import {
-  Ecs,
-  log,
-  main,
-  median,
-  num,
-  onCleanup,
-  type Proc,
-  queuePrefix,
-  type Row,
-  report,
-  SMOKE,
-  scratchDatabase,
-  startAgent,
-  startControlPlane,
-  tempDir,
-} from './lib.ts';
+import { SignedEcsClient, startTestHosts, type TestHosts } from '@bosun/testkit';
+import { median, num } from './lib/numbers.ts';
+import { type Proc, startAgent, startControlPlane } from './lib/processes.ts';
+import { type Row, report } from './lib/report.ts';
+import { log, main, onCleanup, SMOKE } from './lib/run.ts';
+import { queuePrefix, scratchDatabase, tempDir } from './lib/services.ts';
 
 const execFileP = promisify(execFile);
 
@@ -134,7 +122,7 @@ async function oneRun(setting: Setting, r: number): Promise<Run> {
       env: setting.env,
     });
     procs.push(cp);
-    const ecs = new Ecs(cp.endpoint, cp.key);
+    const ecs = new SignedEcsClient(cp.endpoint, cp.key);
     const { joinToken } = await ecs.call<{ joinToken: string }>('BosunV1.CreateJoinToken', {});
     const agents: Proc[] = [];
     for (let n = 1; n <= HOSTS; n++) {

@@ -18,7 +18,9 @@ import {
   parseClusterQuery,
   placeTasks,
 } from '@bosun/scheduler';
-import { log, main, median, num, type Row, report, SMOKE } from './lib.ts';
+import { median, num } from './lib/numbers.ts';
+import { type Row, report } from './lib/report.ts';
+import { log, main, SMOKE } from './lib/run.ts';
 
 const INSTANCES = SMOKE ? 100 : 1000;
 const TASKS = SMOKE ? 1000 : 10_000;

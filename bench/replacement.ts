@@ -15,7 +15,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
-import { dockerCli, log, main, median, num, onCleanup, quantile, type Row, report, SMOKE } from './lib.ts';
+import { dockerCli } from './lib/docker.ts';
+import { median, num, quantile } from './lib/numbers.ts';
+import { type Row, report } from './lib/report.ts';
+import { log, main, onCleanup, SMOKE } from './lib/run.ts';
 import { startBosun } from './stack.ts';
 
 const TASKS = SMOKE ? 3 : 10;

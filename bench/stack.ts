@@ -3,25 +3,16 @@
  * over a scratch database and its own BullMQ prefix, and one real agent on a Docker daemon. Everything
  * is undone at clean-up, containers included (only this agent's, found by its bosun.instance-id label).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type ControlPlane,
-  dockerCli,
-  Ecs,
-  onCleanup,
-  type Proc,
-  queuePrefix,
-  scratchDatabase,
-  startAgent,
-  startControlPlane,
-  tempDir,
-} from './lib.ts';
+import { agentInstanceId, SignedEcsClient } from '@bosun/testkit';
+import { dockerCli } from './lib/docker.ts';
+import { type ControlPlane, type Proc, startAgent, startControlPlane } from './lib/processes.ts';
+import { onCleanup } from './lib/run.ts';
+import { queuePrefix, scratchDatabase, tempDir } from './lib/services.ts';
 
 export interface Bosun {
   cp: ControlPlane;
-  ecs: Ecs;
+  ecs: SignedEcsClient;
   agent: Proc;
   instanceId: string;
   /** A one-container task definition of bosun/busybox:latest running `sleep 3600`. */
@@ -39,21 +30,17 @@ export async function startBosun(o: {
   name: string;
   dockerHost?: string;
   agentEnv?: Record<string, string>;
-  /** Run the agent from this bundle (lib.ts agentBundle()) with plain node instead of tsx. */
+  /** Run the agent from this bundle (lib/processes.ts agentBundle()) with plain node instead of tsx. */
   agentBundle?: string;
 }): Promise<Bosun> {
   const databaseUrl = await scratchDatabase();
   const prefix = queuePrefix();
   const cp = await startControlPlane(`${o.name}-control-plane`, { databaseUrl, queuePrefix: prefix });
-  const ecs = new Ecs(cp.endpoint, cp.key);
+  const ecs = new SignedEcsClient(cp.endpoint, cp.key);
   const { joinToken } = await ecs.call<{ joinToken: string }>('BosunV1.CreateJoinToken', {});
   const agentDir = tempDir(`bosun-bench-${o.name}-agent-`);
   const dockerHost = o.dockerHost ?? process.env.DOCKER_HOST;
-  const instanceIdOf = () => {
-    const file = join(agentDir, 'agent.json');
-    if (!existsSync(file)) return undefined;
-    return (JSON.parse(readFileSync(file, 'utf8')) as { containerInstanceId: string }).containerInstanceId;
-  };
+  const instanceIdOf = () => agentInstanceId(agentDir);
   const removeContainers = () => {
     const id = instanceIdOf();
     if (!id) return;

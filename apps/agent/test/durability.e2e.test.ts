@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { docker, type Stack, startStack } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, type Stack, startStack } from './stack.ts';
 
 /**
  * The agent's promises when things go away: tasks keep running while the control plane is down,

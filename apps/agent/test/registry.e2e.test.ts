@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { docker, freePort, run, type Stack, startStack } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, freePort, run, type Stack, startStack } from './stack.ts';
 
 /**
  * Pulling from a private registry with repositoryCredentials: Debian's docker-registry on 127.0.0.1

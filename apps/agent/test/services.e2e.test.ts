@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { type Stack, type StackAgent, startStack, startTestHosts, type TestHosts } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHosts, type TestHosts } from './hosts.ts';
-import { type Stack, type StackAgent, startStack } from './stack.ts';
 
 /**
  * Issue 4 as a new user tries it: services through the `aws` CLI on two real Docker hosts, each with

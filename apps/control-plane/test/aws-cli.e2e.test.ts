@@ -1,16 +1,20 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  awsEcs,
+  type ControlPlaneProcess,
+  createScratchDatabase,
+  REPO_ROOT,
+  readEnvFile,
+  type ScratchDatabase,
+  startControlPlaneProcess,
+} from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase } from './harness.ts';
-import { REPO_ROOT, type ServerProcess, startServerProcess } from './server-process.ts';
 
-const run = promisify(execFile);
-
-let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-let server: ServerProcess;
+let scratch: ScratchDatabase;
+let server: ControlPlaneProcess;
 let stateDir: string;
 
 const serverEnv = () => ({
@@ -19,14 +23,7 @@ const serverEnv = () => ({
   BOSUN_STATE_DIR: stateDir,
 });
 
-/** Runs the real AWS CLI with only what `source .bosun/env` gives it. */
-async function aws(...args: string[]): Promise<Record<string, unknown>> {
-  const { stdout } = await run('aws', ['ecs', ...args, '--output', 'json'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: stateDir, ...server.clientEnv },
-  });
-  return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
-}
+const aws = (...args: string[]) => awsEcs(server.clientEnv, stateDir, ...args);
 
 async function awsFails(...args: string[]): Promise<string> {
   try {
@@ -40,16 +37,30 @@ async function awsFails(...args: string[]): Promise<string> {
 beforeAll(async () => {
   scratch = await createScratchDatabase();
   stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-'));
-  server = await startServerProcess(serverEnv());
+  server = await startControlPlaneProcess(serverEnv());
 });
 afterAll(async () => {
   await server?.stop();
   await scratch?.drop();
 });
 
+/** The admin key id a control plane logs as it becomes ready (just after it answers /healthz). */
+async function announcedKey(cp: ControlPlaneProcess): Promise<string | undefined> {
+  for (let i = 0; i < 100; i++) {
+    const line = cp
+      .output()
+      .split('\n')
+      .find((l) => l.includes('bosun control plane ready'));
+    if (line) return (JSON.parse(line) as { accessKeyId?: string }).accessKeyId;
+    await sleep(100);
+  }
+  return undefined;
+}
+
 describe('a new user with the aws CLI', () => {
   it('finds the credentials and endpoint in the env file, readable only by its owner', () => {
-    expect(Object.keys(server.clientEnv)).toEqual(
+    expect(readEnvFile(join(stateDir, 'env'))).toMatchObject({ AWS_ENDPOINT_URL_ECS: server.endpoint });
+    expect(Object.keys(readEnvFile(join(stateDir, 'env')))).toEqual(
       expect.arrayContaining([
         'AWS_ACCESS_KEY_ID',
         'AWS_SECRET_ACCESS_KEY',
@@ -121,7 +132,7 @@ describe('a new user with the aws CLI', () => {
   it('keeps the data and the admin key across a restart', async () => {
     const before = server.clientEnv.AWS_ACCESS_KEY_ID;
     expect(await server.stop('SIGTERM')).toBe(0);
-    server = await startServerProcess(serverEnv());
+    server = await startControlPlaneProcess(serverEnv());
     expect(server.clientEnv.AWS_ACCESS_KEY_ID).toBe(before);
     const list = await aws('list-clusters');
     expect(list.clusterArns).toContain('arn:aws:ecs:local:000000000000:cluster/demo');
@@ -141,10 +152,13 @@ describe('a new user with the aws CLI', () => {
     const db2 = await createScratchDatabase();
     const dir = mkdtempSync(join(tmpdir(), 'bosun-e2e-twin-'));
     const env = { DATABASE_URL: db2.url, REDIS_URL: process.env.REDIS_URL ?? '', BOSUN_STATE_DIR: dir };
-    const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    const [a, b] = await Promise.all([startControlPlaneProcess(env), startControlPlaneProcess(env)]);
     try {
-      expect(a.clientEnv.AWS_ACCESS_KEY_ID).toBe(b.clientEnv.AWS_ACCESS_KEY_ID);
-      expect(readFileSync(join(dir, 'env'), 'utf8')).toContain(a.clientEnv.AWS_ACCESS_KEY_ID ?? 'missing');
+      // Each process's own word (its ready line), not the env file both write: it holds the last one's.
+      const [keyA, keyB] = [await announcedKey(a), await announcedKey(b)];
+      expect(keyA).toBeTruthy();
+      expect(keyA).toBe(keyB);
+      expect(readFileSync(join(dir, 'env'), 'utf8')).toContain(keyA ?? 'missing');
     } finally {
       await a.stop();
       await b.stop();

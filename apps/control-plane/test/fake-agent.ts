@@ -4,8 +4,7 @@ import type {
   RegisterInstanceResponse,
   TaskStateReport,
 } from '@bosun/model';
-import type { TestControlPlane } from './harness.ts';
-import { rawEcsCall } from './signed-fetch.ts';
+import { type AccessKey, rawEcsCall } from '@bosun/testkit';
 
 /**
  * Plays a bosun agent over plain HTTP: registers through the real join-token flow, long-polls
@@ -49,7 +48,13 @@ export class FakeAgent {
   }
 }
 
-export async function joinToken(cp: TestControlPlane, cluster?: string): Promise<string> {
+/** A control plane to join, in this process or another: its endpoint and admin key. */
+export interface JoinableControlPlane {
+  endpoint: string;
+  key: AccessKey;
+}
+
+export async function joinToken(cp: JoinableControlPlane, cluster?: string): Promise<string> {
   const res = await rawEcsCall(cp.endpoint, {
     target: 'BosunV1.CreateJoinToken',
     body: JSON.stringify(cluster ? { cluster } : {}),
@@ -60,7 +65,7 @@ export async function joinToken(cp: TestControlPlane, cluster?: string): Promise
 }
 
 export async function registerAgent(
-  cp: TestControlPlane,
+  cp: JoinableControlPlane,
   host: {
     cluster?: string;
     hostname?: string;

@@ -1,71 +1,40 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { RegisterInstanceResponse } from '@bosun/model';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import {
+  awsEcs,
+  type ControlPlaneProcess,
+  createScratchDatabase,
+  deleteQueueKeys,
+  newQueuePrefix,
+  REPO_ROOT,
+  type ScratchDatabase,
+  startControlPlaneProcess,
+} from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_CATALOG } from '../src/workers/queues.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { registerAgent } from './fake-agent.ts';
 import { AgentLoop } from './fake-fleet.ts';
-import { createScratchDatabase } from './harness.ts';
-import { REPO_ROOT, type ServerProcess, startServerProcess } from './server-process.ts';
-import { rawEcsCall } from './signed-fetch.ts';
 
-const run = promisify(execFile);
-
-let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-let server: ServerProcess;
+let scratch: ScratchDatabase;
+let server: ControlPlaneProcess;
 let stateDir: string;
 const loops: AgentLoop[] = [];
-const queuePrefix = `bosun_e2e_${process.pid}`;
+const queuePrefix = newQueuePrefix('bosun_e2e');
 
-/** Runs the real AWS CLI with only what `source .bosun/env` gives it. */
-async function aws(...args: string[]): Promise<Record<string, unknown>> {
-  const { stdout } = await run('aws', ['ecs', ...args, '--output', 'json'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: stateDir, ...server.clientEnv },
-  });
-  return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
-}
+const aws = (...args: string[]) => awsEcs(server.clientEnv, stateDir, ...args);
 
-/** Two fake hosts that join through the real join-token flow and report tasks RUNNING + HEALTHY. */
+/** Fake hosts that join through the real join-token flow and report tasks RUNNING + HEALTHY. */
 async function joinHosts(cluster: string, n: number): Promise<void> {
-  const endpoint = server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '';
-  const key = {
-    accessKeyId: server.clientEnv.AWS_ACCESS_KEY_ID ?? '',
-    secretAccessKey: server.clientEnv.AWS_SECRET_ACCESS_KEY ?? '',
-  };
   for (let i = 0; i < n; i++) {
-    const token = await rawEcsCall(endpoint, {
-      target: 'BosunV1.CreateJoinToken',
-      body: JSON.stringify({ cluster }),
-      key,
-    });
-    const res = await fetch(`${endpoint}/agent/v1/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        joinToken: token.body.joinToken,
-        hostname: `host-${i}`,
-        cpu: 2048,
-        memory: 2048,
-        reservedPorts: ['tcp:22'],
-        attributes: [],
-        versionInfo: { agentVersion: '0.1.0', dockerVersion: '27.0.0' },
-      }),
-    });
-    const registration = (await res.json()) as RegisterInstanceResponse;
-    loops.push(new AgentLoop(new FakeAgent(endpoint, registration)).start());
+    const agent = await registerAgent(server, { cluster, hostname: `host-${i}` });
+    loops.push(new AgentLoop(agent).start());
   }
 }
 
 beforeAll(async () => {
   scratch = await createScratchDatabase();
   stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-svc-'));
-  server = await startServerProcess({
+  server = await startControlPlaneProcess({
     DATABASE_URL: scratch.url,
     REDIS_URL: process.env.REDIS_URL ?? '',
     BOSUN_STATE_DIR: stateDir,
@@ -77,13 +46,7 @@ afterAll(async () => {
   await Promise.all(loops.map((l) => l.stop()));
   await server?.stop();
   // Leave nothing of this install's queues (the sweep's schedule included) in the test Redis.
-  const redis = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
-  for (const q of Object.values(QUEUE_CATALOG)) {
-    const queue = new Queue(q.name, { connection: redis, prefix: queuePrefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
-  redis.disconnect();
+  await deleteQueueKeys(process.env.REDIS_URL ?? '', queuePrefix);
   await scratch?.drop();
 });
 

@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeService, docker, type Stack, type StackAgent, startStack, waitUntil } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeService, docker, type Stack, type StackAgent, startStack, waitUntil } from '../stack.ts';
 import { recordFigures, seconds } from './figures.ts';
 import { type OwnRedis, startOwnRedis } from './own-redis.ts';
 

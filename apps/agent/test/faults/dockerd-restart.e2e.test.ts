@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { type Stack, startStack, startTestHosts, type TestHosts } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHosts, type TestHosts } from '../hosts.ts';
-import { type Stack, startStack } from '../stack.ts';
 import { recordFigures, seconds } from './figures.ts';
 
 /**

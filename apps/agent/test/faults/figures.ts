@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../../../control-plane/test/server-process.ts';
+import { REPO_ROOT } from '@bosun/testkit';
 
 /**
  * Each fault scenario prints its figures and appends them, one JSON line each, to the file

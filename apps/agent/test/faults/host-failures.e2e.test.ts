@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHosts, type TestHosts } from '../hosts.ts';
 import {
   describeService,
   type Stack,
   type StackAgent,
   startStack,
+  startTestHosts,
+  type TestHosts,
   waitUntil as waitUntilShared,
-} from '../stack.ts';
+} from '@bosun/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CuttableProxy, startCuttableProxy } from './cuttable-proxy.ts';
 import { recordFigures, seconds } from './figures.ts';
 

@@ -1,7 +1,7 @@
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, run } from '../stack.ts';
+import { freePort, run } from '@bosun/testkit';
 
 /**
  * A Postgres server of the test's own, in a temporary directory on a free port, so a fault scenario

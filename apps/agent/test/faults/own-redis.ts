@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, run } from '../stack.ts';
+import { freePort, run } from '@bosun/testkit';
 
 /**
  * A Redis of the test's own (noeviction, as BullMQ needs), so a fault scenario can restart and flush

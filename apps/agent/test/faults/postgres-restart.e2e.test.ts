@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { docker, ecsTarget, rawEcsCall, type Stack, startStack } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawEcsCall, target } from '../../../control-plane/test/signed-fetch.ts';
-import { docker, type Stack, startStack } from '../stack.ts';
 import { recordFigures, seconds } from './figures.ts';
 import { type OwnPostgres, startOwnPostgres } from './own-postgres.ts';
 
@@ -14,14 +13,7 @@ let pg: OwnPostgres;
 let stack: Stack;
 
 const listClusters = () =>
-  rawEcsCall(stack.server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '', {
-    target: target('ListClusters'),
-    body: '{}',
-    key: {
-      accessKeyId: stack.server.clientEnv.AWS_ACCESS_KEY_ID ?? '',
-      secretAccessKey: stack.server.clientEnv.AWS_SECRET_ACCESS_KEY ?? '',
-    },
-  });
+  rawEcsCall(stack.server.endpoint, { target: ecsTarget('ListClusters'), body: '{}', key: stack.server.key });
 
 beforeAll(async () => {
   pg = await startOwnPostgres();

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import type { ContainerDefinition, DesiredTask } from '@bosun/model';
+import { freePort } from '@bosun/testkit';
 import Dockerode from 'dockerode';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../../control-plane/test/server-process.ts';
 import { LABEL } from './container-spec.ts';
 import { createDockerController } from './controller.ts';
 import { testContainer, testTask } from './test-task.ts';

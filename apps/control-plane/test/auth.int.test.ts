@@ -1,7 +1,7 @@
 import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
+import { ecsTarget, rawEcsCall, signEcsRequest } from '@bosun/testkit';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REGION, startControlPlane, type TestControlPlane } from './harness.ts';
-import { rawEcsCall, target } from './signed-fetch.ts';
 
 let cp: TestControlPlane;
 beforeAll(async () => {
@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 const body = '{}';
-const list = target('ListClusters');
+const list = ecsTarget('ListClusters');
 
 describe('SigV4 authentication', () => {
   it('accepts a correctly signed request', async () => {
@@ -69,34 +69,17 @@ describe('SigV4 authentication', () => {
 
   it('rejects a body changed after signing', async () => {
     const res = await rawEcsCall(cp.endpoint, {
-      target: target('CreateCluster'),
+      target: ecsTarget('CreateCluster'),
       body: '{"clusterName":"a"}',
       key: cp.key,
       headers: {},
     });
     expect(res.status).toBe(200);
-    // Sign one body, send another: re-sign manually by swapping the payload.
-    const { Sha256 } = await import('@aws-crypto/sha256-js');
-    const { SignatureV4 } = await import('@smithy/signature-v4');
-    const { HttpRequest } = await import('@smithy/protocol-http');
-    const url = new URL(cp.endpoint);
-    const signer = new SignatureV4({ credentials: cp.key, region: REGION, service: 'ecs', sha256: Sha256 });
-    const signed = await signer.sign(
-      new HttpRequest({
-        method: 'POST',
-        protocol: 'http:',
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: '/',
-        headers: {
-          host: url.host,
-          'content-type': 'application/x-amz-json-1.1',
-          'x-amz-target': target('CreateCluster'),
-        },
-        body: '{"clusterName":"signed"}',
-      }),
-    );
-    const { host: _h, ...headers } = signed.headers;
+    // Sign one body, send another.
+    const headers = await signEcsRequest(cp.endpoint, cp.key, {
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': ecsTarget('CreateCluster') },
+      body: '{"clusterName":"signed"}',
+    });
     const res2 = await fetch(`${cp.endpoint}/`, {
       method: 'POST',
       headers,

@@ -12,10 +12,10 @@ import {
   type Task,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAgent } from './fake-agent.ts';
 import { AgentLoop, eventually } from './fake-fleet.ts';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 let cp: TestControlPlane;
 const loops: AgentLoop[] = [];

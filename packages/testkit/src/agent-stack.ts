@@ -1,23 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { createScratchDatabase } from '../../control-plane/test/harness.ts';
-import {
-  freePort,
-  REPO_ROOT,
-  type ServerProcess,
-  startServerProcess,
-} from '../../control-plane/test/server-process.ts';
-
-export { freePort };
-
-import { type AgentProcess, createJoinToken, startAgentProcess } from './agent-process.ts';
-
-export const run = promisify(execFile);
-export const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
+import { type AgentProcess, agentInstanceId, createJoinToken, startAgentProcess } from './agent-process.ts';
+import { awsEcs, run } from './commands.ts';
+import { type ControlPlaneProcess, startControlPlaneProcess } from './control-plane-process.ts';
+import { freePort } from './free-port.ts';
+import { REPO_ROOT } from './repo-root.ts';
+import { createScratchDatabase } from './scratch-database.ts';
 
 export interface Task {
   taskArn: string;
@@ -36,10 +26,6 @@ export interface Task {
   }[];
 }
 
-/**
- * bosun as a new user runs it, for end-to-end tests: the control plane and one agent as real
- * processes over a scratch database and real Docker, driven with the real `aws` CLI.
- */
 /** One agent of the stack: its process, state directory and Docker. */
 export interface StackAgent {
   process: AgentProcess;
@@ -55,7 +41,7 @@ export interface StackAgent {
 }
 
 export interface Stack {
-  server: ServerProcess;
+  server: ControlPlaneProcess;
   /** The first agent's process. */
   agent: AgentProcess;
   agents: StackAgent[];
@@ -64,9 +50,9 @@ export interface Stack {
   stateDir: string;
   aws(...args: string[]): Promise<Record<string, unknown>>;
   /** The aws CLI against another control-plane process of this stack. */
-  awsVia(server: ServerProcess, ...args: string[]): Promise<Record<string, unknown>>;
+  awsVia(server: ControlPlaneProcess, ...args: string[]): Promise<Record<string, unknown>>;
   /** Another control-plane process on the same database, Redis and master key. */
-  addServer(): Promise<ServerProcess>;
+  addServer(): Promise<ControlPlaneProcess>;
   /** scripts/bosun with this stack's credentials. */
   bosun(...args: string[]): Promise<string>;
   describeTask(arn: string): Promise<Task>;
@@ -92,9 +78,13 @@ export interface StackOptions {
   noAgent?: boolean;
 }
 
+/**
+ * bosun as a new user runs it, for end-to-end tests: the control plane and one agent as real
+ * processes over a scratch database and real Docker, driven with the real `aws` CLI.
+ */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const agentEnv = options.agentEnv ?? {};
-  const scratch = await createScratchDatabase(options.databaseServerUrl);
+  const scratch = await createScratchDatabase({ serverUrl: options.databaseServerUrl });
   const stateDir = mkdtempSync(join(tmpdir(), 'bosun-e2e-cp-'));
   // A fixed port, so a restarted control plane is where the agent expects it.
   const serverEnv = {
@@ -104,7 +94,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     BOSUN_PORT: String(await freePort()),
     ...options.serverEnv,
   };
-  let server = await startServerProcess(serverEnv);
+  let server = await startControlPlaneProcess(serverEnv);
   const envFile = join(stateDir, 'env');
   const agents: StackAgent[] = [];
   const addAgent = async (env: Record<string, string> = {}): Promise<StackAgent> => {
@@ -123,14 +113,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       dir,
       dockerHost: env.DOCKER_HOST,
-      instanceId: () =>
-        (JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { containerInstanceId: string })
-          .containerInstanceId,
+      instanceId: () => {
+        const id = agentInstanceId(dir);
+        if (!id) throw new Error(`the agent in ${dir} wrote no agent.json`);
+        return id;
+      },
       async restart(signal, extra = {}) {
         await proc.stop(signal);
         proc = await startAgentProcess({ ...base, ...extra });
       },
-      stop: (signal) => proc.stop(signal),
+      async stop(signal) {
+        await proc.stop(signal);
+      },
       async start(extra = {}) {
         proc = await startAgentProcess({ ...base, ...extra });
       },
@@ -145,15 +139,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return a;
   };
 
-  const awsVia = async (via: ServerProcess, ...args: string[]) => {
-    const { stdout } = await run('aws', ['ecs', ...args, '--output', 'json'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: stateDir, ...server.clientEnv, ...endpointOf(via) },
-    });
-    return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
-  };
+  const awsVia = (via: ControlPlaneProcess, ...args: string[]) =>
+    awsEcs({ ...server.clientEnv, ...endpointOf(via) }, stateDir, ...args);
   const aws = (...args: string[]) => awsVia(server, ...args);
-  const extraServers: ServerProcess[] = [];
+  const extraServers: ControlPlaneProcess[] = [];
   const describeTask = async (arn: string) => {
     const out = (await aws('describe-tasks', '--tasks', arn)) as { tasks: Task[] };
     const task = out.tasks[0];
@@ -171,7 +160,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     addAgent,
     awsVia,
     async addServer() {
-      const extra = await startServerProcess({ ...serverEnv, BOSUN_PORT: String(await freePort()) });
+      const extra = await startControlPlaneProcess({ ...serverEnv, BOSUN_PORT: String(await freePort()) });
       extraServers.push(extra);
       return extra;
     },
@@ -218,7 +207,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async stopServer(signal = 'SIGTERM') {
       await server.stop(signal);
       return async () => {
-        server = await startServerProcess(serverEnv);
+        server = await startControlPlaneProcess(serverEnv);
       };
     },
     async close() {
@@ -243,7 +232,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** Only the endpoint of another process: credentials stay the first one's (they share the database). */
-function endpointOf(server: ServerProcess): Record<string, string> {
+function endpointOf(server: ControlPlaneProcess): Record<string, string> {
   const url = server.clientEnv.AWS_ENDPOINT_URL_ECS ?? '';
   return { AWS_ENDPOINT_URL_ECS: url, AWS_ENDPOINT_URL: url };
 }

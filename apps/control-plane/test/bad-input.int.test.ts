@@ -1,7 +1,7 @@
+import { ecsTarget, rawEcsCall } from '@bosun/testkit';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
-import { rawEcsCall, target } from './signed-fetch.ts';
 
 let cp: TestControlPlane;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ async function snapshot(): Promise<string> {
 }
 
 const call = (action: string, body: string) =>
-  rawEcsCall(cp.endpoint, { target: target(action), body, key: cp.key });
+  rawEcsCall(cp.endpoint, { target: ecsTarget(action), body, key: cp.key });
 
 const deep = (n: number) => `{"clusterName":${'['.repeat(n)}${']'.repeat(n)}}`;
 

@@ -7,8 +7,8 @@ import {
   RegisterTaskDefinitionCommand,
   type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 const example = (name: string) =>
   JSON.parse(

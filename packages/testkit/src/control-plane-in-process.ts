@@ -1,47 +1,20 @@
+/**
+ * The control plane inside the test's own process. The only testkit file that imports the control
+ * plane's internals (apps/control-plane/src): keep it that way, so a re-layout there is rewired here.
+ */
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import postgres from 'postgres';
-import type { AccessKey } from '../src/auth/access-keys.ts';
-import { SecretBox } from '../src/auth/secret-box.ts';
-import type { ControlPlaneRuntime } from '../src/context/runtime.ts';
-import type { ControlPlaneSettings } from '../src/context/settings.ts';
-import { startControlPlane as startProcess } from '../src/context/start.ts';
-import type { Database } from '../src/db/client.ts';
-import { applyMigrations } from '../src/db/migrate.ts';
-import { QUEUE_CATALOG } from '../src/workers/queues.ts';
-
-export const REGION = 'local';
-export const ACCOUNT = '000000000000';
-
-function requireEnv(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} must be set (scripts/test sets it up)`);
-  return v;
-}
-
-/**
- * A fresh, empty database on the server DATABASE_URL points at, dropped afterwards. Tests never
- * touch the database named in DATABASE_URL itself, so pointing them at a real install is safe.
- */
-export async function createScratchDatabase(
-  serverUrl = requireEnv('DATABASE_URL'),
-): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = new URL(serverUrl);
-  const name = `bosun_t_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(base.toString(), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
-  };
-}
+import type { AccessKey } from '../../../apps/control-plane/src/auth/access-keys.ts';
+import { SecretBox } from '../../../apps/control-plane/src/auth/secret-box.ts';
+import type { ControlPlaneRuntime } from '../../../apps/control-plane/src/context/runtime.ts';
+import type { ControlPlaneSettings } from '../../../apps/control-plane/src/context/settings.ts';
+import { startControlPlane as startProcess } from '../../../apps/control-plane/src/context/start.ts';
+import type { Database } from '../../../apps/control-plane/src/db/client.ts';
+import { applyMigrations } from '../../../apps/control-plane/src/db/migrate.ts';
+import { requireEnv } from './env.ts';
+import { deleteQueueKeys, newQueuePrefix } from './queue-prefix.ts';
+import { createScratchDatabase } from './scratch-database.ts';
+import { ACCOUNT, REGION } from './sigv4.ts';
 
 export interface TestControlPlane {
   endpoint: string;
@@ -87,15 +60,17 @@ export async function startControlPlane(
   const scratch = shared ? undefined : await createScratchDatabase();
   const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
   if (scratch) await applyMigrations(databaseUrl);
+  const redisUrl = requireEnv('REDIS_URL');
   const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
-  const queuePrefix = shared?.queuePrefix ?? `bosun_t_${randomBytes(6).toString('hex')}`;
+  const queuePrefix = shared?.queuePrefix ?? newQueuePrefix();
   const settings = { ...TEST_SETTINGS, ...options.settings };
   let clock = () => new Date();
+  // The same start-up as the server process (context/start.ts), with a settable clock.
   const running = await startProcess({
     databaseUrl,
     databaseConnections: 5,
-    redisUrl: requireEnv('REDIS_URL'),
+    redisUrl,
     box,
     scope: { region: REGION, accountId: ACCOUNT },
     settings,
@@ -106,9 +81,7 @@ export async function startControlPlane(
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     clock: () => clock(),
   });
-  const { database, runtime } = running;
-  const key = running.adminKey;
-  const endpoint = running.address;
+  const { database, runtime, adminKey: key, address: endpoint } = running;
   const ecs = new ECSClient({
     endpoint,
     region: REGION,
@@ -132,15 +105,7 @@ export async function startControlPlane(
       ecs.destroy();
       await running.close();
       // The first process of an install owns its queues: leave nothing behind in the test Redis.
-      if (!shared) {
-        const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: null });
-        for (const q of Object.values(QUEUE_CATALOG)) {
-          const queue = new Queue(q.name, { connection: redis, prefix: queuePrefix });
-          await queue.obliterate({ force: true });
-          await queue.close();
-        }
-        redis.disconnect();
-      }
+      if (!shared) await deleteQueueKeys(redisUrl, queuePrefix);
       await scratch?.drop();
     },
   };

@@ -4,9 +4,9 @@ import {
   ListContainerInstancesCommand,
 } from '@aws-sdk/client-ecs';
 import type { RegisterInstanceRequest, RegisterInstanceResponse } from '@bosun/model';
+import { rawEcsCall } from '@bosun/testkit';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
-import { rawEcsCall } from './signed-fetch.ts';
 
 let cp: TestControlPlane;
 beforeAll(async () => {

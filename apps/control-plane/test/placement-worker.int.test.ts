@@ -6,12 +6,13 @@ import {
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
+import { ACCOUNT, REGION } from '@bosun/testkit';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { housekeeping } from '../src/workers/housekeeping.ts';
 import { placePendingRequests } from '../src/workers/placement.ts';
 import { registerAgent } from './fake-agent.ts';
-import { ACCOUNT, REGION, startControlPlane, type TestControlPlane } from './harness.ts';
 
 /** Two control-plane processes of one install: same database, same Redis queues, own workers. */
 let cp: TestControlPlane;

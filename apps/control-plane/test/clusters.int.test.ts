@@ -8,9 +8,9 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-ecs';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusters, containerInstances, services, tasks } from '../src/db/schema/index.ts';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 let cp: TestControlPlane;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { CreateClusterCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAgent, registerAgent } from './fake-agent.ts';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 /**
  * The agent protocol's statements are grouped across agents (src/agent-protocol/statements.ts): requests that

@@ -14,9 +14,9 @@ import {
   StartTaskCommand,
   UpdateContainerInstancesStateCommand,
 } from '@aws-sdk/client-ecs';
+import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeAgent, registerAgent } from './fake-agent.ts';
-import { startControlPlane, type TestControlPlane } from './harness.ts';
 
 let cp: TestControlPlane;
 beforeAll(async () => {

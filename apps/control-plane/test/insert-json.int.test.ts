@@ -1,9 +1,9 @@
+import { createScratchDatabase } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '../src/db/client.ts';
 import { insertRowsAsJson } from '../src/db/insert-json.ts';
 import { applyMigrations } from '../src/db/migrate.ts';
 import { clusters, joinTokens } from '../src/db/schema/index.ts';
-import { createScratchDatabase } from './harness.ts';
 
 let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
 let database: Database;
