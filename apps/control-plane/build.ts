@@ -18,6 +18,19 @@ const CONTROL_PLANE_DIR = dirname(fileURLToPath(import.meta.url));
 export const CONTROL_PLANE_DIST = join(CONTROL_PLANE_DIR, 'dist');
 
 /**
+ * Node flags the control plane runs with (scripts/up, the Dockerfile and docker-compose.yml spell them
+ * out; scripts/compose.test.ts checks the latter two): stack traces with their TypeScript lines.
+ */
+export const CONTROL_PLANE_NODE_FLAGS: readonly string[] = ['--enable-source-maps'];
+
+/** The server's command line from the repository root (the image's WORKDIR). */
+export const CONTROL_PLANE_COMMAND: readonly string[] = [
+  'node',
+  ...CONTROL_PLANE_NODE_FLAGS,
+  'apps/control-plane/dist/server.mjs',
+];
+
+/**
  * Packages loaded from node_modules at run time instead of from the bundle (node_modules is there
  * wherever bosun runs: scripts/up and the image). Everything else bundles cleanly. BullMQ among them:
  * its Lua commands are compiled into its JavaScript, and its one file path (the sandboxed processors'
@@ -33,6 +46,9 @@ const EXTERNAL: readonly { module: string; why: string }[] = [
     why: "BullMQ's msgpackr finds this native add-on through __dirname; bundled, it would quietly fall back to JavaScript",
   },
 ];
+
+/** The packages above, by name. */
+export const CONTROL_PLANE_EXTERNAL: readonly string[] = EXTERNAL.map((e) => e.module);
 
 export interface ControlPlaneBuild {
   server: string;
@@ -58,7 +74,7 @@ export async function buildControlPlane(
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: EXTERNAL.map((e) => e.module),
+    external: [...CONTROL_PLANE_EXTERNAL],
     // Less source for V8 to keep in memory; the source map (`node --enable-source-maps`, as scripts/up
     // and the image run it) gives stack traces their TypeScript lines back.
     minifyWhitespace: true,
