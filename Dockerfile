@@ -36,7 +36,8 @@ RUN set -eux; \
 COPY tsconfig.base.json tsconfig.json ./
 COPY packages packages
 COPY apps apps
-RUN node --import tsx apps/agent/build.ts && node --import tsx apps/control-plane/build.ts
+COPY scripts/build-control-plane scripts/
+RUN node --import tsx apps/agent/build.ts && scripts/build-control-plane
 
 # --- runtime ----------------------------------------------------------------------------------------
 FROM node:20-bookworm-slim

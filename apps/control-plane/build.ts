@@ -5,11 +5,11 @@
  * development loader: `node --import tsx apps/control-plane/src/server.ts` stays the way to run it in
  * development and in the tests. bench/control-plane-footprint measures the two.
  *
- *   node --import tsx apps/control-plane/build.ts [--outdir DIR] [--metafile]   (scripts/build-control-plane)
+ *   scripts/build-control-plane [--if-stale] [--outdir DIR] [--metafile]     (calls buildControlPlane)
  */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const CONTROL_PLANE_DIR = dirname(fileURLToPath(import.meta.url));
@@ -97,24 +97,4 @@ export async function buildControlPlane(
     bytes: statSync(server).size,
     ...(result.metafile ? { metafile: JSON.stringify(result.metafile) } : {}),
   };
-}
-
-/** True when this file is the program (not imported by the benchmark or a test). */
-function isMain(): boolean {
-  const entry = process.argv[1];
-  return entry !== undefined && existsSync(entry) && import.meta.url === pathToFileURL(entry).href;
-}
-
-if (isMain()) {
-  const args = process.argv.slice(2);
-  const at = args.indexOf('--outdir');
-  const outdir = at >= 0 ? args[at + 1] : undefined;
-  const out = await buildControlPlane({
-    ...(outdir ? { outdir } : {}),
-    metafile: args.includes('--metafile'),
-  });
-  if (out.metafile) writeFileSync(join(dirname(out.server), 'meta.json'), out.metafile);
-  process.stderr.write(
-    `control-plane bundle: ${out.server} (${Math.round(out.bytes / 1024)} kB), ${out.cli}\n`,
-  );
 }
