@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../apps/agent/build.ts';
+import { CONTROL_PLANE_COMMAND } from '../apps/control-plane/build.ts';
 
 /**
  * docker-compose.yml cannot be brought up here (no images can be pulled), so this checks what
@@ -120,6 +123,14 @@ describe('docker-compose.yml', () => {
     expect(deps.postgres?.condition).toBe('service_healthy');
     expect(deps.redis?.condition).toBe('service_healthy');
     expect(JSON.stringify(cp.healthcheck?.test)).toContain('/healthz');
+  });
+
+  it('runs the compiled control plane under plain node, as scripts/up and the image do', () => {
+    const cp = config.services['control-plane'] as Service;
+    expect(cp.command).toEqual(CONTROL_PLANE_COMMAND);
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const cmd = /^CMD (.*)$/m.exec(dockerfile)?.[1];
+    expect(JSON.parse(cmd ?? 'null')).toEqual(CONTROL_PLANE_COMMAND);
   });
 
   it('runs the agent from the same image with the Docker socket and its own state', () => {
