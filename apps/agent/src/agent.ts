@@ -92,11 +92,11 @@ export class Agent {
   #unwatch: (() => void) | undefined;
   #inFlight = new Set<Promise<void>>();
   /**
-   * Creates and starts go through a few slots. Docker does the work of twenty starts asked for at once
-   * in parallel, and on a small host they contend (runc, mounts, network namespaces): every container
-   * ends up starting late and the first task is RUNNING only when nearly all are. Pulls stay outside
-   * the slots, so a slow pull holds up only its own task; stops and removals too (a stop may wait
-   * out its timeout).
+   * Creates and starts may be bounded (BOSUN_CONTAINER_START_CONCURRENCY), for a host where many
+   * starts at once slow each other down more than they gain. Unbounded by default: on the bench
+   * machine a bound of 4 left 20 tasks later to RUNNING (bench/README.md, Convergence). Pulls stay
+   * outside it, so a slow pull holds up only its own task; stops and removals too (a stop may wait out
+   * its timeout).
    */
   readonly #starts: ConcurrencyLimit;
 
