@@ -13,12 +13,30 @@
  * Runs alternate a, b, c, a, b, c … (≥ 5 each); medians; ratios bosun/raw and swarm/bosun; an SVG of
  * running count over time (the median run of each) in bench/results/convergence.svg.
  *
+ * MODE 'stack' measures instead the stack a user runs (stackMain below): the control plane at its own
+ * log level and the agent bundle under plain node, as scripts/up starts them, with the agent's default
+ * settings — ECS's `default` pull behaviour in one stack, `prefer-cached` in a second one on the same
+ * daemon — CreateService desiredCount 20 polled with DescribeServices every 50 ms, against raw dockerode
+ * at concurrency 6; rounds alternate raw, default, prefer-cached.
+ *
  *   node --import tsx bench/convergence.ts [--smoke]      (root: scripts/hosts makes a bridge and a dockerd)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { startTestHosts } from '../apps/agent/test/hosts.ts';
-import { dockerCli, lineChart, log, main, median, num, onCleanup, type Row, report, SMOKE } from './lib.ts';
+import {
+  agentBundle,
+  dockerCli,
+  lineChart,
+  log,
+  main,
+  median,
+  num,
+  onCleanup,
+  type Row,
+  report,
+  SMOKE,
+} from './lib.ts';
 import { type Bosun, startBosun } from './stack.ts';
 
 const REPLICAS = SMOKE ? 4 : 20;
@@ -37,9 +55,10 @@ const HEALTH = { command: 'true', intervalSeconds: 5 };
 // ---- MODE: how bosun is asked for the 20 containers ---------------------------------------------
 // 'runtask'  RunTask count 10 ×2 (works today);
 // 'service'  CreateService desiredCount 20 → runningCount 20 (services, issue 4);
-// 'auto'     'service' when the control plane answers CreateService, else 'runtask'.
+// 'auto'     'service' when the control plane answers CreateService, else 'runtask';
+// 'stack'    the stack a user runs, against raw dockerode at concurrency 6 (stackMain).
 // BOSUN_BENCH_CONVERGENCE_MODE overrides.
-const MODE = (process.env.BOSUN_BENCH_CONVERGENCE_MODE ?? 'auto') as 'runtask' | 'service' | 'auto';
+const MODE = (process.env.BOSUN_BENCH_CONVERGENCE_MODE ?? 'auto') as 'runtask' | 'service' | 'auto' | 'stack';
 // -------------------------------------------------------------------------------------------------
 
 /** One run: seconds until all REPLICAS were running, and [seconds, running] points. */
@@ -47,17 +66,33 @@ interface Run {
   seconds: number;
   curve: [number, number][];
   /** When Docker created the first and the last container, seconds after the run began (its `Created`). */
-  created?: { first: number; last: number };
+  created?: Span;
+  /** When the first and the last container's process started (Docker's `State.StartedAt`), likewise. */
+  started?: Span;
 }
 
-/** Docker's creation times of the labelled containers, as seconds after `t0Wall` (Date.now()). */
-async function createdSpan(docker: Docker, label: string, t0Wall: number): Promise<Run['created']> {
-  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
-  const times = await Promise.all(
-    list.map(async (c) => Date.parse((await docker.getContainer(c.Id).inspect()).Created) - t0Wall),
-  );
-  if (times.length === 0) return undefined;
-  return { first: Math.min(...times) / 1000, last: Math.max(...times) / 1000 };
+interface Span {
+  first: number;
+  last: number;
+}
+
+/**
+ * Docker's creation and start times of the labelled running containers, as seconds after `t0Wall`
+ * (Date.now()). Running only: a stack with the default cleanup delay keeps earlier rounds' stopped ones.
+ */
+async function dockerSpans(
+  docker: Docker,
+  label: string,
+  t0Wall: number,
+): Promise<Pick<Run, 'created' | 'started'>> {
+  const list = await docker.listContainers({ filters: { label: [label], status: ['running'] } });
+  const inspected = await Promise.all(list.map((c) => docker.getContainer(c.Id).inspect()));
+  const span = (times: number[]): Span | undefined =>
+    times.length === 0 ? undefined : { first: Math.min(...times) / 1000, last: Math.max(...times) / 1000 };
+  return {
+    created: span(inspected.map((i) => Date.parse(i.Created) - t0Wall)),
+    started: span(inspected.map((i) => Date.parse(i.State.StartedAt) - t0Wall)),
+  };
 }
 
 function dockerFor(host: string): Docker {
@@ -69,9 +104,15 @@ async function removeLabelled(docker: Docker, label: string): Promise<void> {
   await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true })));
 }
 
-async function waitNoContainers(docker: Docker, label: string, timeoutMs = 60_000): Promise<void> {
+/** Until no container has the label; with `runningOnly`, until none of them runs. */
+async function waitNoContainers(
+  docker: Docker,
+  label: string,
+  timeoutMs = 60_000,
+  runningOnly = false,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await docker.listContainers({ all: true, filters: { label: [label] } })).length > 0) {
+  while ((await docker.listContainers({ all: !runningOnly, filters: { label: [label] } })).length > 0) {
     if (Date.now() > deadline) throw new Error(`containers with ${label} are still there`);
     await sleep(100);
   }
@@ -136,9 +177,9 @@ async function rawRun(docker: Docker, concurrency: number, run: number, healthy 
   await Promise.all(Array.from({ length: concurrency }, worker));
   if (healthy) await waitHealthy(docker, `${LABEL}=raw`, t0, curve);
   const seconds = (performance.now() - t0) / 1000;
-  const created = await createdSpan(docker, `${LABEL}=raw`, t0Wall);
+  const spans = await dockerSpans(docker, `${LABEL}=raw`, t0Wall);
   await removeLabelled(docker, `${LABEL}=raw`);
-  return { seconds, curve, created };
+  return { seconds, curve, ...spans };
 }
 
 // ---- (b) Swarm ------------------------------------------------------------------------------------
@@ -241,11 +282,12 @@ async function bosunRun(
       if (running < REPLICAS) await sleep(POLL_MS);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const created = await createdSpan(docker, instanceLabel, t0Wall);
+    const spans = await dockerSpans(docker, instanceLabel, t0Wall);
     await bosun.ecs.call('UpdateService', { service: name, desiredCount: 0 });
     await bosun.ecs.call('DeleteService', { service: name, force: true });
-    await waitNoContainers(docker, instanceLabel, 120_000);
-    return { seconds, curve, created };
+    // In the stack mode stopped containers stay for the agent's default cleanup delay, as for a user.
+    await waitNoContainers(docker, instanceLabel, 120_000, MODE === 'stack');
+    return { seconds, curve, ...spans };
   }
   const arns: string[] = [];
   const calls: Promise<void>[] = [];
@@ -265,14 +307,14 @@ async function bosunRun(
     if (running < REPLICAS) await sleep(POLL_MS);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const created = await createdSpan(docker, instanceLabel, t0Wall);
+  const spans = await dockerSpans(docker, instanceLabel, t0Wall);
   await Promise.all(arns.map((task) => bosun.ecs.call('StopTask', { task, reason: 'bench run over' })));
   await waitNoContainers(docker, instanceLabel, 120_000);
-  return { seconds, curve, created };
+  return { seconds, curve, ...spans };
 }
 
 async function chooseMode(bosun: Bosun): Promise<'runtask' | 'service'> {
-  if (MODE !== 'auto') return MODE;
+  if (MODE !== 'auto' && MODE !== 'stack') return MODE;
   try {
     await bosun.ecs.call('DescribeServices', { services: ['none'] });
     return 'service';
@@ -281,9 +323,122 @@ async function chooseMode(bosun: Bosun): Promise<'runtask' | 'service'> {
   }
 }
 
+// ---- MODE 'stack': the stack a user runs --------------------------------------------------------
+
+/** The raw baseline of the report in issue 16: dockerode at concurrency 6 on the same daemon. */
+const STACK_RAW_CONCURRENCY = 6;
+const PULL_BEHAVIORS = ['default', 'prefer-cached'] as const;
+type PullBehavior = (typeof PULL_BEHAVIORS)[number];
+
+/**
+ * As scripts/up runs bosun: the control plane at its own default log level (info; the other modes use
+ * warn) and the agent bundle (lib.ts agentBundle(), scripts/build-agent's function) under plain node
+ * with its flags, the agent's settings left at their defaults (the stopped containers stay for the
+ * cleanup delay) but the pull behaviour. Each pull behaviour has its own control plane, so each
+ * service lands on its own agent; both agents share the daemon with raw dockerode. The daemon is a
+ * throwaway one unless BOSUN_BENCH_CONVERGENCE_DOCKER_HOST names one (the local daemon, as a user has).
+ */
+async function stackMain(): Promise<void> {
+  let host = process.env.BOSUN_BENCH_CONVERGENCE_DOCKER_HOST;
+  if (!host) {
+    log('starting a throwaway Docker daemon (scripts/hosts up 1 --no-agents)');
+    const hosts = await startTestHosts(1);
+    onCleanup('scripts/hosts down --purge', () => hosts.down());
+    host = hosts.dockerHost(1);
+  }
+  const docker = dockerFor(host);
+  onCleanup('remove benchmark containers', () => removeLabelled(docker, LABEL));
+  process.env.BOSUN_BENCH_LOG_LEVEL ??= 'info';
+  const { file: bundle } = await agentBundle();
+  const stacks = new Map<PullBehavior, Bosun>();
+  for (const behavior of PULL_BEHAVIORS) {
+    const bosun = await startBosun({
+      name: `convergence-${behavior}`,
+      dockerHost: host,
+      agentBundle: bundle,
+      agentEnv: { BOSUN_IMAGE_PULL_BEHAVIOR: behavior },
+    });
+    await bosun.registerSleep('sleep');
+    stacks.set(behavior, bosun);
+  }
+  const stackOf = (behavior: PullBehavior) => stacks.get(behavior) as Bosun;
+  log(`daemon at ${host}; agents: ${PULL_BEHAVIORS.join(', ')} pull behaviour`);
+
+  if (!SMOKE) {
+    await rawRun(docker, STACK_RAW_CONCURRENCY, -1);
+    for (const behavior of PULL_BEHAVIORS) await bosunRun(stackOf(behavior), docker, 'service', -1);
+  }
+  const runs: Record<'raw' | PullBehavior, Run[]> = { raw: [], default: [], 'prefer-cached': [] };
+  for (let r = 0; r < RUNS; r++) {
+    runs.raw.push(await rawRun(docker, STACK_RAW_CONCURRENCY, r));
+    for (const behavior of PULL_BEHAVIORS) {
+      runs[behavior].push(await bosunRun(stackOf(behavior), docker, 'service', r));
+    }
+    log(
+      `run ${r + 1}/${RUNS}: ${(['raw', ...PULL_BEHAVIORS] as const).map((k) => `${k} ${num(runs[k][r]?.seconds ?? 0, 3)} s`).join(', ')}`,
+    );
+  }
+
+  const seconds = (k: keyof typeof runs) => runs[k].map((x) => x.seconds);
+  const range = (values: number[], digits = 2, unit = '') =>
+    `${num(Math.min(...values), digits)}–${num(Math.max(...values), digits)}${unit}`;
+  const spanMedians = (k: keyof typeof runs, which: 'created' | 'started') => {
+    const spans = runs[k].flatMap((x) => (x[which] ? [x[which]] : []));
+    return `${num(median(spans.map((c) => c.first)), 2)} / ${num(median(spans.map((c) => c.last)), 2)}`;
+  };
+  const raw = median(seconds('raw'));
+  const rows: Row[] = PULL_BEHAVIORS.map((behavior) => {
+    const bos = median(seconds(behavior));
+    const perRound = runs[behavior].map((x, i) => x.seconds / (runs.raw[i]?.seconds ?? Number.NaN));
+    return {
+      metric: `stack, ${behavior} pull: bosun / raw dockerode`,
+      value: `${num(bos / raw, 2)}×`,
+      target: `≤ ${RAW_TARGET}×`,
+      met: bos / raw <= RAW_TARGET,
+      note: `bosun ${num(bos, 2)} s (CreateService desiredCount ${REPLICAS}, DescribeServices every ${POLL_MS} ms), raw ${num(raw, 2)} s (concurrency ${STACK_RAW_CONCURRENCY}); per round ${range(perRound, 2, '×')}`,
+    };
+  });
+  rows.push(
+    {
+      metric: 'stack: range over the rounds, raw / default / prefer-cached',
+      value: `${range(seconds('raw'))} / ${range(seconds('default'))} / ${range(seconds('prefer-cached'))} s`,
+      note: `${RUNS} rounds, each raw, default, prefer-cached in turn`,
+    },
+    {
+      metric: 'stack: first / last container started (medians, after the run began)',
+      value: (['raw', ...PULL_BEHAVIORS] as const)
+        .map((k) => `${k} ${spanMedians(k, 'started')} s`)
+        .join('; '),
+      note: `Docker's \`State.StartedAt\`; created (\`Created\`): ${(['raw', ...PULL_BEHAVIORS] as const).map((k) => `${k} ${spanMedians(k, 'created')} s`).join('; ')}`,
+    },
+  );
+  const medianRun = (k: keyof typeof runs): Run => {
+    const sorted = [...runs[k]].sort((x, y) => x.seconds - y.seconds);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as Run;
+  };
+  const svg = lineChart({
+    title: `${REPLICAS} containers to running on the stack a user runs (median run of each)`,
+    xLabel: 'seconds since the request',
+    yLabel: 'running',
+    step: true,
+    series: [
+      { name: `raw dockerode (c=${STACK_RAW_CONCURRENCY})`, points: medianRun('raw').curve },
+      ...PULL_BEHAVIORS.map((b) => ({ name: `bosun, ${b} pull`, points: medianRun(b).curve })),
+    ],
+  });
+  report(
+    'convergence',
+    `convergence on the stack a user runs (${REPLICAS} containers, ${RUNS} rounds, median)`,
+    rows,
+    { replicas: REPLICAS, runs, mode: 'stack', rawConcurrency: STACK_RAW_CONCURRENCY },
+    { 'convergence-stack.svg': svg },
+  );
+}
+
 // ---- main -----------------------------------------------------------------------------------------
 
 main(async () => {
+  if (MODE === 'stack') return stackMain();
   log('starting a throwaway Docker daemon (scripts/hosts up 1 --no-agents)');
   const hosts = await startTestHosts(1);
   onCleanup('scripts/hosts down --purge', () => hosts.down());

@@ -66,6 +66,7 @@ async function main() {
       cleanupDelayMs: config.cleanupDelayMs,
       relistIntervalMs: config.relistIntervalMs,
       longPollSeconds: config.longPollSeconds,
+      containerStartConcurrency: config.containerStartConcurrency,
       crashAfterCreate: config.crashAfterCreate,
       scanDelayMs: config.scanDelayMs,
       stopTasksAfterDisconnectMs: config.stopTasksAfterDisconnectMs,

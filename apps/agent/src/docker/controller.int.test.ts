@@ -308,6 +308,29 @@ describe('DockerController against Docker', () => {
       expect(Date.now() - t0).toBeLessThan(5000);
     });
 
+    it('shares one pull among concurrent asks for the same image (a wave of tasks)', async () => {
+      let connections = 0;
+      // A registry that hangs up at once: each pull fails after the connections Docker makes for it.
+      const refusing = createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      servers.push(refusing);
+      await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+      const address = refusing.address();
+      if (typeof address !== 'object' || address === null) throw new Error('no port');
+      const image = `127.0.0.1:${address.port}/bosun/refused:1`;
+      await expectOperationError(controller.ensureImage(image, 'always'));
+      const onePull = connections;
+      connections = 0;
+      const errors = await Promise.all(
+        Array.from({ length: 5 }, () => expectOperationError(controller.ensureImage(image, 'always'))),
+      );
+      expect(errors.map((e) => e.reason)).toEqual(Array(5).fill(errors[0]?.reason));
+      expect(onePull).toBeGreaterThan(0);
+      expect(connections).toBe(onePull);
+    });
+
     it('prefer-cached pulls a missing image and fails', async () => {
       const err = await expectOperationError(
         controller.ensureImage('bosun/does-not-exist:1', 'prefer-cached'),

@@ -47,6 +47,9 @@ export function createDockerController(
   const pullTimeoutMs = options.pullInactivityTimeoutMs ?? DEFAULT_PULL_INACTIVITY_TIMEOUT_MS;
   // ECS's 'once' is per agent lifetime: images this process has pulled successfully.
   const pulledOnce = new Set<string>();
+  // Pulls under way, by image and credentials: the tasks of a service starting together share one pull
+  // (one registry round trip a wave, not one a task; an unreachable registry is waited on once).
+  const pullsInFlight = new Map<string, Promise<void>>();
   const observations = new ObservationCache(OBSERVATION_MAX_AGE_MS);
   let liveWatches = 0;
 
@@ -87,7 +90,16 @@ export function createDockerController(
     }
   }
 
-  async function pull(image: string, auth: Auth | undefined): Promise<void> {
+  function pull(image: string, auth: Auth | undefined): Promise<void> {
+    const key = JSON.stringify([image, auth?.username, auth?.password]);
+    const shared = pullsInFlight.get(key);
+    if (shared) return shared;
+    const pulling = pullFromRegistry(image, auth).finally(() => pullsInFlight.delete(key));
+    pullsInFlight.set(key, pulling);
+    return pulling;
+  }
+
+  async function pullFromRegistry(image: string, auth: Auth | undefined): Promise<void> {
     const authconfig = auth ? { ...auth, serveraddress: registryServerAddress(image) } : undefined;
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
