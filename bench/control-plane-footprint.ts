@@ -16,29 +16,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SignedEcsClient as Ecs, freePort, parseEnvFile, requireEnv } from '@bosun/testkit';
 import { buildControlPlane, CONTROL_PLANE_NODE_FLAGS } from '../apps/control-plane/build.ts';
-import { parseEnvFile } from '../apps/control-plane/test/server-process.ts';
 import { HollowFleet } from './hollow.ts';
-import {
-  Ecs,
-  freePort,
-  log,
-  main,
-  median,
-  num,
-  type Proc,
-  ProcessSampler,
-  queuePrefix,
-  type Row,
-  report,
-  requireEnv,
-  resultsDir,
-  SMOKE,
-  scratchDatabase,
-  spawnLogged,
-  tail,
-  tempDir,
-} from './lib.ts';
+import { median, num } from './lib/numbers.ts';
+import { ProcessSampler } from './lib/proc.ts';
+import { type Proc, spawnLogged } from './lib/processes.ts';
+import { type Row, report, resultsDir } from './lib/report.ts';
+import { log, main, SMOKE } from './lib/run.ts';
+import { queuePrefix, scratchDatabase, tempDir } from './lib/services.ts';
 
 const HOST_COUNTS = SMOKE ? [3, 20] : [3, 500];
 const ROUNDS = SMOKE ? 1 : 2;
@@ -207,8 +193,8 @@ async function startServer(
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (proc.child.exitCode !== null) throw new Error(`${name} exited:\n${tail(proc.logFile)}`);
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${tail(proc.logFile)}`);
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited:\n${proc.tail()}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${proc.tail()}`);
     const ok = await fetch(`${endpoint}/healthz`).then(
       (r) => r.ok,
       () => false,

@@ -2,7 +2,7 @@
  * host-loss: how long bosun takes to move a service's tasks off a Docker host that disappears.
  *
  * Three throwaway Docker daemons (scripts/hosts `up 3 --no-agents` in a scratch BOSUN_HOSTS_DIR with a
- * bridge prefix and subnet of its own, through apps/agent/test/hosts.ts; the main daemon is never
+ * bridge prefix and subnet of its own, through @bosun/testkit (docker-hosts.ts); the main daemon is never
  * touched), one real agent on each, one control-plane process over a scratch database. A service of
  * TASKS tasks of bosun/busybox:latest `sleep 3600`, spread over the instances. Then host 3 goes away:
  * its agent gets SIGKILL and `scripts/hosts stop-host 3` stops its dockerd. The clock runs from the

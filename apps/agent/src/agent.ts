@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredTask, TaskStateReport } from '@bosun/model';
 import type { Logger } from 'pino';
 import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
-import { ConcurrencyLimit } from './docker/concurrency-limit.ts';
 import {
   type DockerController,
   DockerOperationError,
@@ -28,8 +27,6 @@ export interface AgentSettings extends StepSettings {
   relistIntervalMs: number;
   /** How long one desired-state long-poll may wait on the control plane. */
   longPollSeconds: number;
-  /** Containers created and started at once (0: no limit); see #starts. */
-  containerStartConcurrency?: number;
   /** Test hook for the fault suite: exit hard right after a container is created, before recording it. */
   crashAfterCreate?: boolean;
   /** Test hook: each full scan holds its list this long before using it, as a scan slowed by load. */
@@ -91,14 +88,6 @@ export class Agent {
   readonly #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   #inFlight = new Set<Promise<void>>();
-  /**
-   * Creates and starts may be bounded (BOSUN_CONTAINER_START_CONCURRENCY), for a host where many
-   * starts at once slow each other down more than they gain. Unbounded by default: on the bench
-   * machine a bound of 4 left 20 tasks later to RUNNING (bench/README.md, Convergence). Pulls stay
-   * outside it, so a slow pull holds up only its own task; stops and removals too (a stop may wait out
-   * its timeout).
-   */
-  readonly #starts: ConcurrencyLimit;
 
   constructor(
     private readonly docker: DockerController,
@@ -109,7 +98,6 @@ export class Agent {
     private readonly clock: () => number = Date.now,
   ) {
     this.#lastContact = clock();
-    this.#starts = new ConcurrencyLimit(settings.containerStartConcurrency ?? 0);
   }
 
   async start(): Promise<void> {
@@ -367,32 +355,23 @@ export class Agent {
               desired.registryAuth?.[def.name],
             );
             record.pullStoppedAt ??= this.clock();
-            await this.#starts.run(async () => {
-              const created = await this.docker.createContainer(desired, def, {
-                instanceId: this.settings.instanceId,
-                hostIp: this.settings.hostIp,
-              });
-              if (this.settings.crashAfterCreate) {
-                log.warn('BOSUN_AGENT_CRASH_AFTER_CREATE: exiting between create and record');
-                process.kill(process.pid, 'SIGKILL');
-              }
-              rec.runtimeId = created.id;
-              await this.docker.startContainer(created.id);
+            const created = await this.docker.createContainer(desired, def, {
+              instanceId: this.settings.instanceId,
+              hostIp: this.settings.hostIp,
             });
+            if (this.settings.crashAfterCreate) {
+              log.warn('BOSUN_AGENT_CRASH_AFTER_CREATE: exiting between create and record');
+              process.kill(process.pid, 'SIGKILL');
+            }
+            rec.runtimeId = created.id;
+            await this.docker.startContainer(created.id);
           },
           rec,
         );
         return;
       }
       case 'start':
-        if (id) {
-          await this.#dockerCall(
-            log,
-            action,
-            () => this.#starts.run(() => this.docker.startContainer(id)),
-            rec,
-          );
-        }
+        if (id) await this.#dockerCall(log, action, () => this.docker.startContainer(id), rec);
         return;
       case 'stop':
         if (id)

@@ -8,12 +8,6 @@ import * as z from 'zod/mini';
 // would bring in all fifty languages).
 z.config(en());
 
-/**
- * No limit by default: on the 2-core machine of bench/README.md (Convergence) a limit of 4 made 20
- * tasks slower to RUNNING, not faster.
- */
-export const DEFAULT_CONTAINER_START_CONCURRENCY = 0;
-
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
 const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().check(z.minimum(min), z.maximum(max));
@@ -48,8 +42,6 @@ const AgentConfigSchema = z.object({
   /** Docker is listed again this often even when its event stream is quiet. */
   BOSUN_RELIST_INTERVAL_SECONDS: z._default(num(0.1, 600), 5),
   BOSUN_LONG_POLL_SECONDS: z._default(num(1, 120), 20),
-  /** Containers created and started at once; 0 = no limit (agent.ts, #starts). */
-  BOSUN_CONTAINER_START_CONCURRENCY: z._default(int(0, 1000), DEFAULT_CONTAINER_START_CONCURRENCY),
   /** Fault-suite hook: exit hard between creating a container and recording it. Never set in production. */
   BOSUN_AGENT_CRASH_AFTER_CREATE: z._default(z.enum(['0', '1']), '0'),
   /** Test hook: hold each full container scan's list this long before using it (a slow scan). */
@@ -78,7 +70,6 @@ export interface AgentConfig {
   cleanupDelayMs: number;
   relistIntervalMs: number;
   longPollSeconds: number;
-  containerStartConcurrency: number;
   crashAfterCreate: boolean;
   scanDelayMs: number;
   stopTasksAfterDisconnectMs: number;
@@ -117,7 +108,6 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     cleanupDelayMs: c.BOSUN_TASK_CLEANUP_DELAY_SECONDS * 1000,
     relistIntervalMs: c.BOSUN_RELIST_INTERVAL_SECONDS * 1000,
     longPollSeconds: c.BOSUN_LONG_POLL_SECONDS,
-    containerStartConcurrency: c.BOSUN_CONTAINER_START_CONCURRENCY,
     crashAfterCreate: c.BOSUN_AGENT_CRASH_AFTER_CREATE === '1',
     scanDelayMs: c.BOSUN_AGENT_TEST_SCAN_DELAY_MS,
     stopTasksAfterDisconnectMs: c.BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS * 1000,

@@ -66,7 +66,6 @@ async function main() {
       cleanupDelayMs: config.cleanupDelayMs,
       relistIntervalMs: config.relistIntervalMs,
       longPollSeconds: config.longPollSeconds,
-      containerStartConcurrency: config.containerStartConcurrency,
       crashAfterCreate: config.crashAfterCreate,
       scanDelayMs: config.scanDelayMs,
       stopTasksAfterDisconnectMs: config.stopTasksAfterDisconnectMs,

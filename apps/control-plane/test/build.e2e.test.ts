@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { createScratchDatabase, parseEnvFile, REPO_ROOT, rawEcsCall } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildControlPlane,
@@ -12,9 +13,6 @@ import {
   CONTROL_PLANE_NODE_FLAGS,
   type ControlPlaneBuild,
 } from '../build.ts';
-import { createScratchDatabase } from './harness.ts';
-import { parseEnvFile, REPO_ROOT } from './server-process.ts';
-import { rawEcsCall } from './signed-fetch.ts';
 
 const run = promisify(execFile);
 
