@@ -46,7 +46,7 @@ const ConfigSchema = z.object({
   BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export interface Config {
+export interface Config extends ControlPlaneSettings {
   databaseUrl: string;
   redisUrl: string;
   listenHost: string;
@@ -57,12 +57,6 @@ export interface Config {
   region: string;
   accountId: string;
   bodyLimitBytes: number;
-  agentTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  longPollMs: number;
-  placementWaitMs: number;
-  stoppedTaskRetentionMs: number;
-  serviceSweepMs: number;
   queuePrefix: string;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
 }
