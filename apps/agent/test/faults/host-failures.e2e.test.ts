@@ -12,7 +12,7 @@ import {
 } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CuttableProxy, startCuttableProxy } from './cuttable-proxy.ts';
-import { recordFigures, seconds } from './figures.ts';
+import { lostTasks, recordFigures, seconds } from './figures.ts';
 
 /**
  * Fault scenarios 1, 4 and 5 on three real Docker hosts with a service of 6: a container killed,
@@ -131,7 +131,11 @@ describe('fault suite: tasks, agents and hosts failing under a service', () => {
       scenario: '1. container kill -9',
       recoverySeconds: seconds(recovery),
       duplicates: sum(await runningPerHost()) - DESIRED,
-      lost: 0,
+      lost: await lostTasks(
+        stack.aws,
+        ['--service-name', 'steady'],
+        [1, 2, 3].map((n) => hosts.dockerHost(n)),
+      ),
     });
     expect(sum(await runningPerHost())).toBe(DESIRED);
   }, 90_000);
