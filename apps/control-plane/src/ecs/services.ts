@@ -10,12 +10,7 @@ import {
   ServiceNotFoundError,
   Tag,
 } from '@bosun/model';
-import {
-  createDeployment,
-  type ServiceDeployment,
-  scalingActivityReason,
-  startDeployment,
-} from '@bosun/scheduler';
+import { createDeployment, type ServiceDeployment, startDeployment } from '@bosun/scheduler';
 import { z } from 'zod';
 import { channels } from '../agent-protocol/wake-ups.ts';
 import {
@@ -41,7 +36,7 @@ import { listTags, listTagsOfMany, putTags, removeTags } from '../repositories/t
 import { findTaskDefinition } from '../repositories/task-definitions.ts';
 import { listLiveServiceTaskIds } from '../repositories/task-reads.ts';
 import { requestTaskStops } from '../repositories/tasks.ts';
-import { deploymentTaskDefinition, toServiceDeployment } from '../scheduling/inputs.ts';
+import { deploymentTaskDefinition, serviceDeletedReason, toServiceDeployment } from '../scheduling/inputs.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, page } from './pagination.ts';
 import { compileConstraints, compileStrategy } from './placement-input.ts';
@@ -295,8 +290,7 @@ export const DeleteService = defineAction(
       });
       // Its tasks stop now; the worker turns the service INACTIVE once their agents report them stopped.
       const live = await listLiveServiceTaskIds(tx, row.id);
-      const [primary] = (await listDeployments(tx, [row.id])).filter((d) => d.status === 'PRIMARY');
-      const reason = primary === undefined ? 'Service deleted' : scalingActivityReason(primary.id);
+      const reason = serviceDeletedReason(await listDeployments(tx, [row.id]));
       const stops = await requestTaskStops(
         tx,
         cluster.id,

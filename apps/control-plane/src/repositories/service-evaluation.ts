@@ -3,17 +3,7 @@ import { asc, eq, ne } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { containerInstances, deployments, services, tasks } from '../db/schema/index.ts';
 import type { DrainingTask } from '../scheduling/inputs.ts';
-import type { ServiceRow } from './services.ts';
 import type { TaskRow } from './tasks.ts';
-
-/**
- * The service row `for update`: two evaluations of a service never overlap, UpdateService and
- * DeleteService wait for the one in progress, and each reads what the previous one committed.
- */
-export async function lockService(tx: Tx, serviceId: string): Promise<ServiceRow | undefined> {
-  const [row] = await tx.select().from(services).where(eq(services.id, serviceId)).for('update');
-  return row;
-}
 
 /** Every task of the service, STOPPED ones too, in id order. */
 export async function listServiceTasks(tx: Tx, serviceId: string): Promise<TaskRow[]> {
@@ -37,20 +27,6 @@ export async function listDrainingTasks(
     .leftJoin(containerInstances, eq(containerInstances.id, tasks.containerInstanceId))
     .where(eq(tasks.serviceId, serviceId))
     .orderBy(asc(tasks.id));
-}
-
-/** Writes the service's counts (and status, revision) as the evaluation left them. */
-export async function updateServiceState(
-  tx: Tx,
-  serviceId: string,
-  patch: Partial<
-    Pick<
-      ServiceRow,
-      'desiredCount' | 'runningCount' | 'pendingCount' | 'family' | 'revision' | 'status' | 'updatedAt'
-    >
-  >,
-): Promise<void> {
-  await tx.update(services).set(patch).where(eq(services.id, serviceId));
 }
 
 /** An INACTIVE service keeps no deployments. */

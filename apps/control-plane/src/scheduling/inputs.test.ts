@@ -14,6 +14,7 @@ import {
   type InstanceSnapshot,
   requirementsOf,
   serviceConstraints,
+  serviceDeletedReason,
 } from './inputs.ts';
 
 const spec = (input: object): TaskDefinitionSpec =>
@@ -224,5 +225,17 @@ describe('recheckPlan', () => {
     ],
   ])('%s', (_, planned, fresh, distinct, why) => {
     expect(recheckPlan(planned, fresh, distinct)).toBe(why);
+  });
+});
+
+describe('serviceDeletedReason', () => {
+  it('names the PRIMARY deployment, else says the service was deleted', () => {
+    expect(
+      serviceDeletedReason([
+        { id: 'ecs-svc/1', status: 'ACTIVE' },
+        { id: 'ecs-svc/2', status: 'PRIMARY' },
+      ]),
+    ).toContain('ecs-svc/2');
+    expect(serviceDeletedReason([])).toBe('Service deleted');
   });
 });

@@ -18,6 +18,7 @@ import {
   parseClusterQuery,
   type ServiceDeployment,
   type ServiceTask,
+  scalingActivityReason,
   type TaskRequirements,
   taskRequirements,
 } from '@bosun/scheduler';
@@ -251,6 +252,12 @@ export function deploymentDiffers(row: DeploymentRow | undefined, d: ServiceDepl
     a.lastStartFailureAt !== b.lastStartFailureAt ||
     a.throttledUntil !== b.throttledUntil
   );
+}
+
+/** Why a deleted service's tasks stop: ECS names the scaling activity of the PRIMARY deployment. */
+export function serviceDeletedReason(list: readonly Pick<DeploymentRow, 'id' | 'status'>[]): string {
+  const primary = list.find((d) => d.status === 'PRIMARY');
+  return primary === undefined ? 'Service deleted' : scalingActivityReason(primary.id);
 }
 
 /** A task of a DRAINING service, with the contact of the host it is on. */

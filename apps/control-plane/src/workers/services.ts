@@ -6,7 +6,6 @@ import {
   reconcileService,
   type ServiceDecision,
   type ServiceDeployment,
-  scalingActivityReason,
 } from '@bosun/scheduler';
 import { channels } from '../agent-protocol/wake-ups.ts';
 import type { Tx } from '../db/client.ts';
@@ -17,9 +16,8 @@ import {
   listDrainingTasks,
   listLiveServiceIds,
   listServiceTasks,
-  lockService,
-  updateServiceState,
 } from '../repositories/service-evaluation.ts';
+import { lockService, updateService } from '../repositories/service-writes.ts';
 import {
   appendEvents,
   listDeployments,
@@ -38,6 +36,7 @@ import {
   lostInstanceIds,
   requirementsOf,
   serviceConstraints,
+  serviceDeletedReason,
   serviceTasks,
   toServiceDeployment,
 } from '../scheduling/inputs.ts';
@@ -267,7 +266,7 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
     revision: leadingRef?.revision ?? service.revision,
   };
   if ((Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== service[k])) {
-    await updateServiceState(tx, service.id, next);
+    await updateService(tx, service.id, next);
   }
   return committed({ kind: 'decided', decision, seed }, applied.instanceIds);
 }
@@ -283,8 +282,7 @@ async function drain(
   now: Date,
 ): Promise<Attempt<Applied>> {
   const list = await listDrainingTasks(tx, service.id);
-  const [primary] = (await listDeployments(tx, [service.id])).filter((d) => d.status === 'PRIMARY');
-  const reason = primary === undefined ? 'Service deleted' : scalingActivityReason(primary.id);
+  const reason = serviceDeletedReason(await listDeployments(tx, [service.id]));
   const stops = await requestTaskStops(
     tx,
     service.clusterId,
@@ -294,7 +292,7 @@ async function drain(
     now,
   );
   const progress = drainProgress(list, now, deps.settings.agentTimeoutMs);
-  await updateServiceState(tx, service.id, {
+  await updateService(tx, service.id, {
     runningCount: progress.running,
     pendingCount: progress.pending,
     ...(progress.inactive ? { status: 'INACTIVE' as const, updatedAt: now } : {}),
