@@ -23,6 +23,7 @@ async function main() {
     bodyLimitBytes: config.bodyLimitBytes,
     logLevel: config.logLevel,
     listen: { host: config.listenHost, port: config.port },
+    ...(config.clockOffsetMs === 0 ? {} : { clock: () => new Date(Date.now() + config.clockOffsetMs) }),
   });
   const { app, adminKey } = running;
   const endpoint = config.publicUrl ?? running.address.replace('0.0.0.0', '127.0.0.1');

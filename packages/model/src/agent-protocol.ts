@@ -89,26 +89,51 @@ export interface DesiredStateResponse {
   tasks: DesiredTask[];
 }
 
+/**
+ * The protocol's size limits on what an agent reports. The agent truncates free text to them before
+ * sending (a Docker error can be any length), and the control plane refuses a report past them.
+ */
+export const REPORT_LIMITS = {
+  /** A container's `reason` and a task's `stoppedReason`: ECS's own limit for `reason` is 1024. */
+  reason: 1024,
+  containerName: 255,
+  runtimeId: 128,
+  imageDigest: 256,
+  bindIP: 64,
+  containersPerTask: 10,
+  networkBindingsPerContainer: 200,
+  /** Task reports one `POST /agent/v1/report` may carry. */
+  reportsPerRequest: 1000,
+  /** Task reports the agent sends in one request: an agent with more sends several. */
+  reportsPerChunk: 100,
+} as const;
+
 export const NetworkBinding = z.object({
-  bindIP: z.string().max(64),
+  bindIP: z.string().max(REPORT_LIMITS.bindIP),
   containerPort: z.number().int().min(0).max(65535),
   hostPort: z.number().int().min(0).max(65535),
   protocol: z.enum(['tcp', 'udp']),
 });
 export type NetworkBinding = z.infer<typeof NetworkBinding>;
 
-const epochMs = z.number().int().min(0);
+/**
+ * Epoch milliseconds, bounded to what Postgres' timestamptz and JavaScript's Date both hold (up to
+ * 9999-12-31T23:59:59.999Z): a timestamp past it is refused at parse, where it once failed the
+ * statement it shared with other agents' reports.
+ */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+const epochMs = z.number().int().min(0).max(MAX_EPOCH_MS);
 
 export const ContainerStateReport = z.object({
-  name: z.string().min(1).max(255),
+  name: z.string().min(1).max(REPORT_LIMITS.containerName),
   lastStatus: z.enum(CONTAINER_STATUSES),
   /** Docker's container id once created. */
-  runtimeId: z.string().max(128).optional(),
+  runtimeId: z.string().max(REPORT_LIMITS.runtimeId).optional(),
   exitCode: z.number().int().optional(),
-  reason: z.string().max(1024).optional(),
+  reason: z.string().max(REPORT_LIMITS.reason).optional(),
   healthStatus: z.enum(HEALTH_STATUSES).optional(),
-  networkBindings: z.array(NetworkBinding).max(200).optional(),
-  imageDigest: z.string().max(256).optional(),
+  networkBindings: z.array(NetworkBinding).max(REPORT_LIMITS.networkBindingsPerContainer).optional(),
+  imageDigest: z.string().max(REPORT_LIMITS.imageDigest).optional(),
 });
 export type ContainerStateReport = z.infer<typeof ContainerStateReport>;
 
@@ -116,10 +141,10 @@ export type ContainerStateReport = z.infer<typeof ContainerStateReport>;
 export const TaskStateReport = z.object({
   taskId: z.string().regex(/^[0-9a-f]{32}$/),
   lastStatus: z.enum(TASK_LAST_STATUSES),
-  containers: z.array(ContainerStateReport).max(10),
+  containers: z.array(ContainerStateReport).max(REPORT_LIMITS.containersPerTask),
   healthStatus: z.enum(HEALTH_STATUSES).optional(),
   stopCode: z.enum(STOP_CODES).optional(),
-  stoppedReason: z.string().max(1024).optional(),
+  stoppedReason: z.string().max(REPORT_LIMITS.reason).optional(),
   /** Epoch milliseconds, as observed on the host. */
   pullStartedAt: epochMs.optional(),
   pullStoppedAt: epochMs.optional(),
@@ -131,7 +156,34 @@ export const TaskStateReport = z.object({
 export type TaskStateReport = z.infer<typeof TaskStateReport>;
 
 /** `POST /agent/v1/report`: also counts as a heartbeat. */
-export const AgentReportRequest = z.object({
-  tasks: z.array(TaskStateReport).max(1000),
+export interface AgentReportRequest {
+  tasks: TaskStateReport[];
+}
+
+/**
+ * The envelope the control plane parses: each report in `tasks` is then validated on its own
+ * (TaskStateReport), so one bad report is refused and the others are applied.
+ */
+export const AgentReportEnvelope = z.object({
+  tasks: z.array(z.unknown()).max(REPORT_LIMITS.reportsPerRequest),
 });
-export type AgentReportRequest = z.infer<typeof AgentReportRequest>;
+
+/** A report the control plane would not apply, and why; the agent must not send it again as it was. */
+export interface RefusedReport {
+  /** Its position in the request's `tasks`. */
+  index: number;
+  /** Its taskId when it had a readable one. */
+  taskId?: string;
+  reason: string;
+}
+
+export interface AgentReportResponse {
+  /** The instance's desired version. */
+  version: number;
+  status: string;
+  heartbeatIntervalSeconds: number;
+  /** Reports about tasks that are not on the calling instance: ignored. */
+  unknownTaskIds: string[];
+  /** Reports that failed validation: not applied (the others were). */
+  refused: RefusedReport[];
+}

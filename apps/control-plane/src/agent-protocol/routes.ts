@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import {
-  AgentReportRequest,
+  AgentReportEnvelope,
+  type AgentReportResponse,
   type ArnScope,
   arns,
   ClientError,
   HeartbeatRequest,
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
-  type TaskStateReport,
+  type RefusedReport,
+  TaskStateReport,
 } from '@bosun/model';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -56,6 +58,32 @@ function parseBody(raw: unknown): unknown {
     if (e instanceof SyntaxError) throw new ClientError(`The request body is not valid JSON: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Each report on its own: one that fails validation (a field past REPORT_LIMITS, a timestamp past
+ * year 9999) is refused and named in the answer, and the others are applied.
+ */
+export function validateReports(reports: readonly unknown[]): {
+  valid: TaskStateReport[];
+  refused: RefusedReport[];
+} {
+  const valid: TaskStateReport[] = [];
+  const refused: RefusedReport[] = [];
+  reports.forEach((raw, index) => {
+    const parsed = TaskStateReport.safeParse(raw);
+    if (parsed.success) {
+      valid.push(parsed.data);
+      return;
+    }
+    const taskId = (raw as { taskId?: unknown } | null)?.taskId;
+    const reason = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.')}: ${i.message}`)
+      .join('; ');
+    refused.push({ index, ...(typeof taskId === 'string' && taskId.length <= 64 ? { taskId } : {}), reason });
+  });
+  return { valid, refused };
 }
 
 export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void {
@@ -156,11 +184,13 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
    */
   app.post('/agent/v1/report', async (req, reply) => {
     const claim = claimOf(req);
-    const input = parseActionInput(AgentReportRequest, parseBody(req.body));
+    const envelope = parseActionInput(AgentReportEnvelope, parseBody(req.body));
     const now = deps.clock();
+    const { valid, refused } = validateReports(envelope.tasks);
+    if (refused.length > 0) req.log.warn({ instanceId: claim.instanceId, refused }, 'task reports refused');
     // One task's reports in the order given.
     const reportsByTask = new Map<string, TaskStateReport[]>();
-    for (const report of input.tasks) {
+    for (const report of valid) {
       const list = reportsByTask.get(report.taskId);
       if (list === undefined) reportsByTask.set(report.taskId, [report]);
       else list.push(report);
@@ -193,11 +223,13 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     }
     // After the commit, so the evaluation reads the report.
     for (const serviceId of services) await deps.queues.evaluateService(serviceId, 'task-changed');
-    return reply.send({
+    const answer: AgentReportResponse = {
       version: beat.desiredVersion,
       status: beat.status,
       heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
       unknownTaskIds: unknown,
-    });
+      refused,
+    };
+    return reply.send(answer);
   });
 }

@@ -43,6 +43,12 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^[a-zA-Z0-9_-]{1,64}$/)
     .default('bosun'),
+  /**
+   * Shifts this process's own clock (tests of a clock step on one control plane; never needed in
+   * production). Liveness and the workers' decisions read Postgres' now(), so a step here moves only
+   * the timestamps this process writes itself and SigV4's window.
+   */
+  BOSUN_CLOCK_OFFSET_SECONDS: z.coerce.number().min(-86_400).max(86_400).default(0),
   BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -58,6 +64,7 @@ export interface Config extends ControlPlaneSettings {
   accountId: string;
   bodyLimitBytes: number;
   queuePrefix: string;
+  clockOffsetMs: number;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
 }
 
@@ -86,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stoppedTaskRetentionMs: c.BOSUN_STOPPED_TASK_RETENTION_SECONDS * 1000,
     serviceSweepMs: c.BOSUN_SERVICE_SWEEP_SECONDS * 1000,
     queuePrefix: c.BOSUN_QUEUE_PREFIX,
+    clockOffsetMs: c.BOSUN_CLOCK_OFFSET_SECONDS * 1000,
     logLevel: c.BOSUN_LOG_LEVEL,
   };
 }
