@@ -32,6 +32,7 @@ const deps = (plane: TestControlPlane) => ({
   settings: plane.settings,
   notifier: plane.runtime.notifier,
   clock: () => new Date(),
+  health: plane.health,
   log: pino({ level: 'silent' }),
 });
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import type { AccessKey } from '../../../apps/control-plane/src/auth/access-keys.ts';
 import { SecretBox } from '../../../apps/control-plane/src/auth/secret-box.ts';
+import type { DependencyHealth } from '../../../apps/control-plane/src/context/dependency-health.ts';
 import type { ControlPlaneRuntime } from '../../../apps/control-plane/src/context/runtime.ts';
 import type { ControlPlaneSettings } from '../../../apps/control-plane/src/context/settings.ts';
 import { startControlPlane as startProcess } from '../../../apps/control-plane/src/context/start.ts';
@@ -26,6 +27,7 @@ export interface TestControlPlane {
   box: SecretBox;
   settings: ControlPlaneSettings;
   runtime: ControlPlaneRuntime;
+  health: DependencyHealth;
   /** An SDK client signed with the admin key. */
   ecs: ECSClient;
   setClock(fn: () => Date): void;
@@ -81,7 +83,7 @@ export async function startControlPlane(
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     clock: () => clock(),
   });
-  const { database, runtime, adminKey: key, address: endpoint } = running;
+  const { database, runtime, health, adminKey: key, address: endpoint } = running;
   const ecs = new ECSClient({
     endpoint,
     region: REGION,
@@ -97,6 +99,7 @@ export async function startControlPlane(
     box,
     settings,
     runtime,
+    health,
     ecs,
     setClock(fn) {
       clock = fn;

@@ -6,9 +6,9 @@ import {
   arns,
   ClientError,
   HeartbeatRequest,
+  type RefusedReport,
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
-  type RefusedReport,
   TaskStateReport,
 } from '@bosun/model';
 import type { FastifyInstance } from 'fastify';

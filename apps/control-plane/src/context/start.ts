@@ -9,6 +9,7 @@ import { connectDatabase, type Database } from '../db/client.ts';
 import { buildApp } from '../http/app.ts';
 import { ensureDefaultCluster } from '../repositories/bootstrap.ts';
 import { startWorkers } from '../workers/index.ts';
+import { DependencyHealth } from './dependency-health.ts';
 import { type ControlPlaneRuntime, createRuntime } from './runtime.ts';
 import type { ControlPlaneSettings } from './settings.ts';
 
@@ -38,6 +39,7 @@ export interface RunningControlPlane {
   database: Database;
   redis: Redis;
   runtime: ControlPlaneRuntime;
+  health: DependencyHealth;
   adminKey: AccessKey;
   close(): Promise<void>;
 }
@@ -58,6 +60,8 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
   const log = pino({ level: o.logLevel });
   const runtime = await createRuntime(redis, { queuePrefix: o.queuePrefix, log });
   const clock = o.clock ?? (() => new Date());
+  const health = new DependencyHealth(database.sql, redis);
+  health.start();
   const workers =
     o.workers === false
       ? undefined
@@ -69,6 +73,7 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
           scope: o.scope,
           settings: o.settings,
           clock,
+          health,
           log: log.child({ component: 'workers' }),
         });
   const app = buildApp({
@@ -90,8 +95,10 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
     database,
     redis,
     runtime,
+    health,
     adminKey,
     async close() {
+      health.stop();
       await app.close();
       await workers?.close();
       await runtime.close();

@@ -2,6 +2,7 @@ import type { ArnScope } from '@bosun/model';
 import { type BatchRequest, type BatchResult, placeBatch } from '@bosun/scheduler';
 import type { FastifyBaseLogger } from 'fastify';
 import { channels, type Notifier } from '../agent-protocol/wake-ups.ts';
+import type { DependencyHealth } from '../context/dependency-health.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Db } from '../db/client.ts';
 import type { PlacementOutcome } from '../db/schema/index.ts';
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   notifier: Notifier;
   clock: () => Date;
   log: FastifyBaseLogger;
+  /** What this process saw of Postgres and Redis: liveness waits after an outage of either. */
+  health: DependencyHealth;
 }
 
 /** Re-plans after a conflict under lock are cheap; past this many something is badly contended. */
