@@ -98,15 +98,19 @@ describe('agents join with a token and get their own credential', () => {
   });
 
   it('shows agentConnected false once heartbeats stop for longer than the timeout', async () => {
-    cp.setClock(() => new Date(Date.now() + 11_000));
-    try {
-      const out = await cp.ecs.send(
-        new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceArn] }),
-      );
-      expect(out.containerInstances?.[0]?.agentConnected).toBe(false);
-    } finally {
-      cp.setClock(() => new Date());
-    }
+    // Liveness is on Postgres' clock (contacts are written with now()), so the contact is aged there.
+    await cp.database.sql`
+      update container_instances set last_heartbeat_at = now() - interval '11 seconds'
+      where id = ${reg.containerInstanceId}`;
+    const out = await cp.ecs.send(
+      new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceArn] }),
+    );
+    expect(out.containerInstances?.[0]?.agentConnected).toBe(false);
+    await agentPost('/agent/v1/heartbeat', {}, reg.credential);
+    const back = await cp.ecs.send(
+      new DescribeContainerInstancesCommand({ containerInstances: [reg.containerInstanceArn] }),
+    );
+    expect(back.containerInstances?.[0]?.agentConnected).toBe(true);
   });
 
   it('rejects bad tokens and bad registrations with ECS-shaped errors', async () => {

@@ -446,19 +446,18 @@ describe('placement decisions and their failures', () => {
     await cluster('stale');
     const agent = await registerAgent(cp, { cluster: 'stale' });
     await taskDefinition('lonely');
-    const later = Date.now() + cp.settings.agentTimeoutMs + 5_000;
-    cp.setClock(() => new Date(later));
-    try {
-      const run = await cp.ecs.send(new RunTaskCommand({ cluster: 'stale', taskDefinition: 'lonely' }));
-      expect(run.tasks).toEqual([]);
-      expect(run.failures?.[0]).toMatchObject({ arn: agent.arn, reason: 'AGENT' });
-      // A report is a heartbeat: the instance is usable again.
-      await agent.report([]);
-      const again = await cp.ecs.send(new RunTaskCommand({ cluster: 'stale', taskDefinition: 'lonely' }));
-      expect(again.tasks).toHaveLength(1);
-    } finally {
-      cp.setClock(() => new Date());
-    }
+    // Liveness is on Postgres' clock (contacts are written with now()), so the contact is aged there.
+    await cp.database.sql`
+      update container_instances
+      set last_heartbeat_at = now() - make_interval(secs => ${(cp.settings.agentTimeoutMs + 5_000) / 1000})
+      where id = ${agent.id}`;
+    const run = await cp.ecs.send(new RunTaskCommand({ cluster: 'stale', taskDefinition: 'lonely' }));
+    expect(run.tasks).toEqual([]);
+    expect(run.failures?.[0]).toMatchObject({ arn: agent.arn, reason: 'AGENT' });
+    // A report is a heartbeat: the instance is usable again.
+    await agent.report([]);
+    const again = await cp.ecs.send(new RunTaskCommand({ cluster: 'stale', taskDefinition: 'lonely' }));
+    expect(again.tasks).toHaveLength(1);
   });
 
   it('honours memberOf on a custom attribute and distinctInstance', async () => {

@@ -60,6 +60,14 @@ export { formatClusterQuery } from './query/format.ts';
 export { parseClusterQuery } from './query/parse.ts';
 export type { ServiceDecision, StopCause, TaskToStart, TaskToStop } from './service/decision.ts';
 export * from './service/events.ts';
+export {
+  type HostContact,
+  type HostLossContext,
+  type HostLossVerdict,
+  hostLoss,
+  massSilence,
+  SMALL_CLUSTER_HOSTS,
+} from './service/host-loss.ts';
 export type {
   DeploymentCircuitBreaker,
   DeploymentConfiguration,

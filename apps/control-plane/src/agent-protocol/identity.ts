@@ -74,21 +74,24 @@ export async function authenticateAgent(db: Db, claim: AgentClaim): Promise<Inst
  * are further columns to set (a heartbeat's hostname and versionInfo).
  */
 function contactUpdate(db: Tx, changes: Partial<Record<'hostname' | 'versionInfo', SQL>> = {}) {
-  return db
-    .update(containerInstances)
-    .set({ lastHeartbeatAt: sql`${sql.placeholder('now')}::timestamptz`, ...changes })
-    .where(
-      and(
-        eq(containerInstances.id, sql.placeholder('id')),
-        eq(containerInstances.credentialHash, sql.placeholder('credentialHash')),
-        ne(containerInstances.status, 'INACTIVE'),
-      ),
-    )
-    .returning({
-      instanceId: containerInstances.id,
-      status: containerInstances.status,
-      desiredVersion: containerInstances.desiredVersion,
-    });
+  return (
+    db
+      .update(containerInstances)
+      // Postgres' clock, which liveness compares against (db/now.ts).
+      .set({ lastHeartbeatAt: sql`now()`, ...changes })
+      .where(
+        and(
+          eq(containerInstances.id, sql.placeholder('id')),
+          eq(containerInstances.credentialHash, sql.placeholder('credentialHash')),
+          ne(containerInstances.status, 'INACTIVE'),
+        ),
+      )
+      .returning({
+        instanceId: containerInstances.id,
+        status: containerInstances.status,
+        desiredVersion: containerInstances.desiredVersion,
+      })
+  );
 }
 
 /**
@@ -102,11 +105,7 @@ const recordContactQuery = preparedPer((db) =>
   }).prepare('agent_record_contact'),
 );
 
-const contactParams = (claim: AgentClaim, now: Date) => ({
-  id: claim.instanceId,
-  credentialHash: claim.secretHash,
-  now: now.toISOString(),
-});
+const contactParams = (claim: AgentClaim) => ({ id: claim.instanceId, credentialHash: claim.secretHash });
 
 /** A contact matched no row: reads the instance to say why (checkClaim throws), else refuses all the same. */
 async function refuseContact(db: Db, claim: AgentClaim): Promise<never> {
@@ -118,11 +117,10 @@ async function refuseContact(db: Db, claim: AgentClaim): Promise<never> {
 export async function recordContact(
   db: Db,
   claim: AgentClaim,
-  now: Date,
   changes: { hostname?: string; versionInfo?: ContainerInstanceRow['versionInfo'] } = {},
 ): Promise<{ status: ContainerInstanceRow['status']; desiredVersion: number }> {
   const [beat] = await recordContactQuery(db).execute({
-    ...contactParams(claim, now),
+    ...contactParams(claim),
     hostname: changes.hostname ?? null,
     versionInfo: changes.versionInfo ? JSON.stringify(changes.versionInfo) : null,
   });
@@ -130,11 +128,7 @@ export async function recordContact(
 }
 
 /** A report's contact: as a heartbeat's, in a statement grouped with other agents' (statements.ts). */
-export async function recordReportContact(db: Db, claim: AgentClaim, now: Date): Promise<ContactAnswer> {
-  const beat = await recordGroupedContact(db, {
-    instanceId: claim.instanceId,
-    secretHash: claim.secretHash,
-    now,
-  });
+export async function recordReportContact(db: Db, claim: AgentClaim): Promise<ContactAnswer> {
+  const beat = await recordGroupedContact(db, { instanceId: claim.instanceId, secretHash: claim.secretHash });
   return beat ?? refuseContact(db, claim);
 }

@@ -1,5 +1,5 @@
 import { AuthenticationError, ClusterNotFoundError, type RegisterInstanceRequest } from '@bosun/model';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { clusters, containerInstances, joinTokens } from '../db/schema/index.ts';
 import { hashSecret } from '../ecs/container-instances.ts';
@@ -39,7 +39,8 @@ export async function registerInstance(
         attributes: input.attributes,
         versionInfo: input.versionInfo,
         credentialHash: '',
-        lastHeartbeatAt: now,
+        // Postgres' clock, which liveness compares against (db/now.ts).
+        lastHeartbeatAt: sql`now()`,
         registeredAt: now,
       })
       .returning();

@@ -11,7 +11,7 @@ import {
   type RegisterInstanceResponse,
   TaskStateReport,
 } from '@bosun/model';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
@@ -95,6 +95,22 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
    * agent this process has answered.
    */
   const answered = new Map<string, LastAnswer>();
+  /**
+   * When this process last recorded a long-poll as an agent's contact (performance.now()). A poll
+   * counts as contact — an agent waiting on us is alive even if its heartbeats are held up — but is
+   * written at most once a heartbeat interval, and not awaited: the poll's answer never waits on it.
+   */
+  const pollContactAt = new Map<string, number>();
+  const notePollContact = (claim: ReturnType<typeof claimOf>, log: FastifyBaseLogger) => {
+    const last = pollContactAt.get(claim.instanceId);
+    const at = performance.now();
+    if (last !== undefined && at - last < deps.settings.heartbeatIntervalMs) return;
+    recordReportContact(deps.db, claim).then(
+      () => pollContactAt.set(claim.instanceId, at),
+      // A refused claim is answered by the poll itself; an outage by the agent's retries.
+      (err: unknown) => log.debug({ err, instanceId: claim.instanceId }, 'long-poll contact not recorded'),
+    );
+  };
   app.addHook('preClose', async () => {
     for (const poll of polls) poll.abort();
   });
@@ -120,7 +136,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
   app.post('/agent/v1/heartbeat', async (req, reply) => {
     const claim = claimOf(req);
     const input = parseActionInput(HeartbeatRequest, parseBody(req.body));
-    const beat = await recordContact(deps.db, claim, deps.clock(), {
+    const beat = await recordContact(deps.db, claim, {
       ...(input.hostname ? { hostname: input.hostname } : {}),
       ...(input.versionInfo ? { versionInfo: input.versionInfo } : {}),
     });
@@ -139,6 +155,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
   app.get('/agent/v1/desired', async (req, reply) => {
     const claim = claimOf(req);
     const query = parseActionInput(DesiredQuery, req.query);
+    notePollContact(claim, req.log);
     const waitMs = Math.min(
       deps.settings.longPollMs,
       (query.wait ?? query.waitSeconds ?? Number.POSITIVE_INFINITY) * 1000,
@@ -199,7 +216,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     // The contact and the task rows side by side, each a statement grouped with other agents' (see
     // statements.ts); rows read for a credential that turns out refused are dropped unseen.
     const [beat, rows] = await Promise.all([
-      recordReportContact(deps.db, claim, now),
+      recordReportContact(deps.db, claim),
       readTasksById(deps.db, ids),
     ]);
     const mine = rows.filter((r) => r.containerInstanceId === claim.instanceId);

@@ -58,7 +58,6 @@ export type DesiredRow = Awaited<ReturnType<typeof desiredRowsQuery>>[number];
 export interface Contact {
   instanceId: string;
   secretHash: string;
-  now: Date;
 }
 export type ContactAnswer = Pick<ContainerInstanceRow, 'status' | 'desiredVersion'>;
 
@@ -80,9 +79,7 @@ export const desiredRows = (db: Db, instanceId: string): Promise<DesiredRow[]> =
 const groupedContacts = groupedPer<Contact, ContactAnswer | undefined>(async (db, list) => {
   // The credential is compared in SQL, as a heartbeat's is (contactUpdate in identity.ts). The hash
   // comes back, so two claims on one instance in one group are told apart.
-  const json = JSON.stringify(
-    list.map((c) => ({ id: c.instanceId, credential_hash: c.secretHash, now: c.now })),
-  );
+  const json = JSON.stringify(list.map((c) => ({ id: c.instanceId, credential_hash: c.secretHash })));
   const rows = await db.execute<{
     id: string;
     credential_hash: string;
@@ -90,10 +87,10 @@ const groupedContacts = groupedPer<Contact, ContactAnswer | undefined>(async (db
     desired_version: number;
   }>(sql`
     with c as materialized (
-      select c.* from json_to_recordset(${json}::json) as c(id uuid, credential_hash text, now timestamptz)
+      select c.* from json_to_recordset(${json}::json) as c(id uuid, credential_hash text)
       join ${containerInstances} as ci on ci.id = c.id and ci.credential_hash = c.credential_hash
       where ci.status <> 'INACTIVE' order by ci.id for update of ci)
-    update ${containerInstances} as ci set last_heartbeat_at = c.now
+    update ${containerInstances} as ci set last_heartbeat_at = now()
     from c where ci.id = c.id
     returning ci.id, c.credential_hash, ci.status, ci.desired_version`);
   const byClaim = new Map(

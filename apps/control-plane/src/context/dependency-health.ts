@@ -22,6 +22,13 @@ export interface DependencyHealthSnapshot {
 }
 
 const PING_TIMEOUT_MS = 2_000;
+/**
+ * A gap this long between two rounds of pings means this process was not running (a VM suspended, the
+ * event loop stalled): it was as blind as during an outage. Measured on the wall clock, since the
+ * monotonic clock stops while a machine sleeps; a wall-clock step forward reads as a gap too, which
+ * only delays host-loss decisions by a timeout.
+ */
+const STALL_MS = 5_000;
 
 /**
  * Pings Postgres and Redis every `intervalMs` with a bounded wait, and remembers when each was last
@@ -35,6 +42,7 @@ export class DependencyHealth {
   private lastOutageEnd: number;
   private timer: NodeJS.Timeout | undefined;
   private probing: Promise<void> | undefined;
+  private lastRoundAt = Date.now();
 
   constructor(
     private readonly sql: postgres.Sql,
@@ -61,6 +69,9 @@ export class DependencyHealth {
 
   /** One round of pings; concurrent callers share it. */
   probe(): Promise<void> {
+    const wall = Date.now();
+    if (wall - this.lastRoundAt > Math.max(STALL_MS, this.intervalMs * 5)) this.lastOutageEnd = this.now();
+    this.lastRoundAt = wall;
     this.probing ??= Promise.all([
       this.check(() => this.sql`select 1`.then(() => undefined), 'database'),
       this.check(() => this.redisClient.ping().then(() => undefined), 'redis'),

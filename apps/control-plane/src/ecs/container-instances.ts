@@ -3,6 +3,7 @@ import { arns, InvalidParameterError, parseArn } from '@bosun/model';
 import { evaluateClusterQuery, type QueryAst } from '@bosun/scheduler';
 import { z } from 'zod';
 import { channels } from '../agent-protocol/wake-ups.ts';
+import { databaseNow } from '../db/now.ts';
 import { type ClusterRow, requireActiveCluster } from '../repositories/clusters.ts';
 import {
   type ContainerInstanceRow,
@@ -28,9 +29,12 @@ import { clusterRef, epochSeconds } from './shapes.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A deregistered instance's agent is refused, so it is never connected, however recent its last call. */
-const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext): boolean =>
-  row.status !== 'INACTIVE' && agentConnected(row.lastHeartbeatAt, ctx.now, ctx.settings.agentTimeoutMs);
+/**
+ * A deregistered instance's agent is refused, so it is never connected, however recent its last call.
+ * `databaseNow` is Postgres' clock, which contacts are written with (db/now.ts).
+ */
+const isAgentConnected = (row: ContainerInstanceRow, ctx: ActionContext, databaseNow: Date): boolean =>
+  row.status !== 'INACTIVE' && agentConnected(row.lastHeartbeatAt, databaseNow, ctx.settings.agentTimeoutMs);
 
 /** `id` or a container-instance ARN of this cluster → the id, or undefined. */
 export function instanceIdFromRef(ref: string, clusterName: string): string | undefined {
@@ -77,6 +81,7 @@ export async function describeInstance(
   row: ContainerInstanceRow,
   usage: InstanceUsage | undefined,
   withTags: boolean,
+  databaseNow: Date,
 ) {
   const arn = arns.containerInstance(ctx.scope, clusterName, row.id);
   const used = usage ?? { cpu: 0, memory: 0, ports: [], running: 0, pending: 0 };
@@ -84,7 +89,7 @@ export async function describeInstance(
     containerInstanceArn: arn,
     ec2InstanceId: row.hostname,
     status: row.status,
-    agentConnected: isAgentConnected(row, ctx),
+    agentConnected: isAgentConnected(row, ctx, databaseNow),
     runningTasksCount: used.running,
     pendingTasksCount: used.pending,
     registeredResources: resources(row.registeredCpu, row.registeredMemory, row.reservedPorts),
@@ -140,7 +145,6 @@ async function filteredInstanceIds(
     const snapshot = await loadSnapshot(ctx.db, cluster.id, {
       scope: ctx.scope,
       clusterName: cluster.name,
-      now: ctx.now,
       agentTimeoutMs: ctx.settings.agentTimeoutMs,
       ids,
     });
@@ -225,9 +229,10 @@ export const DescribeContainerInstances = defineAction(
           reason: 'MISSING',
         });
     }
+    const now = await databaseNow(ctx.db);
     return {
       containerInstances: await Promise.all(
-        found.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), withTags)),
+        found.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), withTags, now)),
       ),
       failures,
     };
@@ -246,7 +251,8 @@ async function describeIds(ctx: ActionContext, cluster: ClusterRow, ids: readonl
     const row = byId.get(id);
     return row === undefined ? [] : [row];
   });
-  return Promise.all(ordered.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), false)));
+  const now = await databaseNow(ctx.db);
+  return Promise.all(ordered.map((r) => describeInstance(ctx, cluster.name, r, usage.get(r.id), false, now)));
 }
 
 /** Wakes the agents whose desired state changed, after the change is committed. */

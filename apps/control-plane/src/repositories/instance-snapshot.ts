@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
+import { nowMs } from '../db/now.ts';
 import { containerInstances } from '../db/schema/index.ts';
 import {
   type InstanceSnapshot,
@@ -26,8 +27,9 @@ export async function loadSnapshot(
   o: SnapshotOptions,
 ): Promise<InstanceSnapshot[]> {
   if (o.ids !== undefined && o.ids.length === 0) return [];
+  // Postgres' now() with the rows: liveness compares contacts written with now() against it.
   const query = tx
-    .select()
+    .select({ row: containerInstances, now: nowMs })
     .from(containerInstances)
     .where(
       and(
@@ -37,9 +39,11 @@ export async function loadSnapshot(
       ),
     )
     .orderBy(asc(containerInstances.id));
-  const rows = await (o.lock ? query.for('update') : query);
+  const selected = await (o.lock ? query.for('update') : query);
+  const rows = selected.map((s) => s.row);
   const usage = await usageByInstance(tx, clusterId, o.ids === undefined ? undefined : rows.map((r) => r.id));
-  return rows.map((row) => instanceSnapshot(row, usage.get(row.id), o));
+  const now = new Date(selected[0]?.now ?? 0);
+  return rows.map((row) => instanceSnapshot(row, usage.get(row.id), { ...o, now }));
 }
 
 /**
@@ -66,11 +70,13 @@ async function usageByInstance(
     cpu: number;
     memory: number;
     running: number;
+    wanted: number;
     ports: string | null;
   }>(sql`
     select container_instance_id as id, "group", count(*)::int as n,
            coalesce(sum(reserved_cpu), 0)::int as cpu, coalesce(sum(reserved_memory), 0)::int as memory,
            (count(*) filter (where last_status = 'RUNNING'))::int as running,
+           (count(*) filter (where desired_status = 'RUNNING'))::int as wanted,
            string_agg(nullif(array_to_string(reserved_ports, ','), ''), ',') as ports
       from tasks
      where ${which} and container_instance_id is not null and last_status <> 'STOPPED'
@@ -78,12 +84,13 @@ async function usageByInstance(
   for (const r of rows) {
     let u = out.get(r.id);
     if (u === undefined) {
-      u = { cpu: 0, memory: 0, ports: [], running: 0, groups: new Map() };
+      u = { cpu: 0, memory: 0, ports: [], running: 0, wanted: 0, groups: new Map() };
       out.set(r.id, u);
     }
     u.cpu += r.cpu;
     u.memory += r.memory;
     u.running += r.running;
+    u.wanted += r.wanted;
     if (r.ports !== null) u.ports.push(...r.ports.split(','));
     u.groups.set(r.group, r.n);
   }

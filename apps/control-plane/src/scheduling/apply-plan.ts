@@ -104,7 +104,7 @@ export async function applyPlan(tx: Tx, plan: Plan): Promise<Conflict | { instan
   const why = await lockAndRecheck(
     tx,
     plan.clusterId,
-    { scope: plan.scope, clusterName: plan.clusterName, now: plan.now, agentTimeoutMs: plan.agentTimeoutMs },
+    { scope: plan.scope, clusterName: plan.clusterName, agentTimeoutMs: plan.agentTimeoutMs },
     planned,
     plan.distinctInstance,
     plan.alsoTouched,

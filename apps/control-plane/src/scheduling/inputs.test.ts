@@ -11,7 +11,9 @@ import {
   compileStoredConstraints,
   type DrainingTask,
   drainProgress,
+  hostLossOf,
   type InstanceSnapshot,
+  recovering,
   requirementsOf,
   serviceConstraints,
   serviceDeletedReason,
@@ -50,6 +52,38 @@ describe('agentConnected', () => {
     ['long ago', new Date(0), false],
   ])('%s → %s', (_, contact, expected) => {
     expect(agentConnected(contact, now, 10_000)).toBe(expected);
+  });
+});
+
+describe('recovering', () => {
+  const settings = { agentTimeoutMs: 10_000, heartbeatIntervalMs: 5_000 };
+  it.each([
+    ['just started', 0, 100, true],
+    ['one agent timeout after', 0, 10_000, true],
+    ['a heartbeat short of timeout + interval', 1_000, 15_999, true],
+    ['timeout + interval after', 1_000, 16_000, false],
+    ['long after', 0, 3600_000, false],
+  ])('%s', (_, blindUntil, now, expected) => {
+    expect(recovering(blindUntil, now, settings)).toBe(expected);
+  });
+});
+
+describe('hostLossOf', () => {
+  const snap = (id: string, connected: boolean, wantedTasks: number) =>
+    ({ row: { id }, candidate: { agentConnected: connected }, wantedTasks }) as unknown as InstanceSnapshot;
+  it('declares a silent host with tasks lost among connected ones', () => {
+    const verdict = hostLossOf([snap('a', true, 1), snap('b', true, 1), snap('c', false, 2)], false);
+    expect(verdict).toEqual({ kind: 'lost', instanceIds: ['c'] });
+  });
+  it('withholds while recovering, and when most of the cluster is silent', () => {
+    const cluster = [snap('a', true, 1), snap('b', false, 1), snap('c', false, 2)];
+    expect(hostLossOf(cluster, true)).toMatchObject({ kind: 'withheld', reason: 'recovering' });
+    expect(hostLossOf(cluster, false)).toMatchObject({
+      kind: 'withheld',
+      reason: 'partition',
+      silentInstanceIds: ['b', 'c'],
+      of: 3,
+    });
   });
 });
 

@@ -14,6 +14,8 @@ import {
 import {
   type CandidateInstance,
   type DeploymentTaskDefinition,
+  type HostLossVerdict,
+  hostLoss,
   type PlacementConstraint,
   parseClusterQuery,
   type ServiceDeployment,
@@ -41,6 +43,8 @@ export interface InstanceUsage {
   memory: number;
   ports: string[];
   running: number;
+  /** Tasks not yet STOPPED and still wanted RUNNING: what losing the host would replace. */
+  wanted: number;
   /** Tasks not yet STOPPED per group. */
   groups: Map<string, number>;
 }
@@ -51,12 +55,13 @@ export interface InstanceSnapshot {
   candidate: CandidateInstance;
   /** Tasks not yet STOPPED on the instance, per group. */
   groupCounts: ReadonlyMap<string, number>;
+  /** Tasks wanted RUNNING on it (InstanceUsage.wanted). */
+  wantedTasks: number;
 }
 
 export interface SnapshotContext {
   scope: ArnScope;
   clusterName: string;
-  now: Date;
   agentTimeoutMs: number;
 }
 
@@ -64,7 +69,10 @@ export interface SnapshotContext {
 export function instanceSnapshot(
   row: ContainerInstanceRow,
   used: InstanceUsage | undefined,
-  o: SnapshotContext,
+  o: SnapshotContext & {
+    /** Postgres' now(): contacts are written with it (db/now.ts). */
+    now: Date;
+  },
 ): InstanceSnapshot {
   const counts = used?.groups ?? new Map<string, number>();
   const attributes: Record<string, string> = {};
@@ -83,15 +91,37 @@ export function instanceSnapshot(
     attributes,
     taskGroups: new Set(counts.keys()),
   };
-  return { row, candidate, groupCounts: counts };
+  return { row, candidate, groupCounts: counts, wantedTasks: used?.wanted ?? 0 };
 }
 
 /**
- * bosun replaces the tasks of a host whose agent has been silent for the agent timeout, without
- * waiting longer (ECS never does; Nomad and Swarm do after about as long).
+ * Which silent hosts of a cluster are lost (the rule is the scheduler's hostLoss): bosun replaces the
+ * tasks of a host whose agent has been silent for the agent timeout, without waiting longer (ECS never
+ * does; Nomad and Swarm do after about as long) — unless this process was not listening that long
+ * (`recovering`), or most of the cluster fell silent at once.
  */
-export const lostInstanceIds = (snapshot: readonly InstanceSnapshot[]): string[] =>
-  snapshot.filter((s) => !s.candidate.agentConnected).map((s) => s.row.id);
+export const hostLossOf = (snapshot: readonly InstanceSnapshot[], recovering: boolean): HostLossVerdict =>
+  hostLoss(
+    snapshot.map((s) => ({
+      instanceId: s.row.id,
+      connected: s.candidate.agentConnected,
+      wantedTasks: s.wantedTasks,
+    })),
+    { recovering },
+  );
+
+/**
+ * Whether this process has been able to hear from agents for a full agent timeout plus a heartbeat
+ * interval since it was last blind (its start, an outage of Postgres or Redis): before that, a
+ * silent host may only be one whose contacts this process could not have seen.
+ */
+export function recovering(
+  blindUntil: number,
+  monotonicNow: number,
+  settings: { agentTimeoutMs: number; heartbeatIntervalMs: number },
+): boolean {
+  return monotonicNow - blindUntil < settings.agentTimeoutMs + settings.heartbeatIntervalMs;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Constraints

@@ -9,6 +9,7 @@ import {
 } from '@bosun/scheduler';
 import { channels } from '../agent-protocol/wake-ups.ts';
 import type { Tx } from '../db/client.ts';
+import { databaseNow } from '../db/now.ts';
 import { findClusterById } from '../repositories/clusters.ts';
 import { loadSnapshot } from '../repositories/instance-snapshot.ts';
 import {
@@ -33,7 +34,8 @@ import {
   deploymentDiffers,
   deploymentTaskDefinition,
   drainProgress,
-  lostInstanceIds,
+  hostLossOf,
+  recovering,
   requirementsOf,
   serviceConstraints,
   serviceDeletedReason,
@@ -92,7 +94,8 @@ export async function evaluateService(
   const { decision } = applied;
   logDecision(log, decision, { trigger, conflicts, seed: applied.seed });
   if (decision.nextEvaluationAt !== null) {
-    await deps.queues.wakeServiceAt(serviceId, decision.nextEvaluationAt - deps.clock().getTime());
+    // nextEvaluationAt is on Postgres' clock, as the decision's now was.
+    await deps.queues.wakeServiceAt(serviceId, decision.nextEvaluationAt - applied.now);
   }
   return { kind: 'decided', decision, conflicts };
 }
@@ -130,7 +133,7 @@ function logDecision(
 type Applied =
   | { kind: 'skipped' }
   | { kind: 'draining'; inactive: boolean; stopping: number }
-  | { kind: 'decided'; decision: ServiceDecision; seed: number };
+  | { kind: 'decided'; decision: ServiceDecision; seed: number; now: number };
 
 const committed = (result: Applied, instanceIds: readonly string[] = []): Attempt<Applied> => ({
   kind: 'committed',
@@ -145,7 +148,9 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
   if (service === undefined || service.status === 'INACTIVE') return committed({ kind: 'skipped' });
   const cluster = await findClusterById(tx, service.clusterId, { lock: 'share' });
   if (cluster === undefined) return committed({ kind: 'skipped' });
-  const now = deps.clock();
+  // Postgres' clock, not this process's: every decision about time (silent hosts above all, but also
+  // grace periods and throttles) then agrees across control planes whatever their clocks say.
+  const now = await databaseNow(tx);
   if (service.status === 'DRAINING') return drain(deps, tx, service, now);
 
   const context = {
@@ -165,6 +170,10 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
   const taskRows = await listServiceTasks(tx, service.id);
   const snapshot = await loadSnapshot(tx, cluster.id, context);
   const [lastEvent] = await listEvents(tx, service.id, 1);
+  const loss = hostLossOf(
+    snapshot,
+    recovering(deps.health.snapshot().blindUntil, performance.now(), deps.settings),
+  );
 
   // Map.
   const serviceDeployments: ServiceDeployment[] = deploymentRows.map((row) =>
@@ -196,7 +205,10 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
     deployments: serviceDeployments,
     tasks: serviceTasks(taskRows),
     instances: snapshot.map((s) => s.candidate),
-    lostInstanceIds: lostInstanceIds(snapshot),
+    lostInstanceIds: loss.kind === 'lost' ? loss.instanceIds : loss.lost,
+    ...(loss.kind === 'withheld' && loss.reason === 'partition'
+      ? { suspectedPartition: { silentInstanceIds: loss.silentInstanceIds, of: loss.of } }
+      : {}),
     events:
       lastEvent === undefined
         ? []
@@ -208,6 +220,14 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
   const seed = randomBytes(4).readUInt32BE();
   const newTaskIds = Array.from({ length: maxNewTasks(base) }, newTaskId);
   const decision = reconcileService({ ...base, newTaskIds, seed });
+  if (loss.kind === 'withheld') {
+    deps.log.warn(
+      { serviceId: service.id, reason: loss.reason, silent: loss.silentInstanceIds, of: loss.of },
+      loss.reason === 'partition'
+        ? 'hosts silent together: suspecting a partition or an outage of bosun, replacing none of their tasks'
+        : 'hosts silent while this process was not listening long enough: replacing none of their tasks yet',
+    );
+  }
 
   // Apply. 1. Stops: task rows locked (id order) before any instance row.
   const stops = await requestTaskStops(
@@ -268,7 +288,7 @@ async function decideAndApply(deps: ServiceWorkerDeps, tx: Tx, serviceId: string
   if ((Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== service[k])) {
     await updateService(tx, service.id, next);
   }
-  return committed({ kind: 'decided', decision, seed }, applied.instanceIds);
+  return committed({ kind: 'decided', decision, seed, now: now.getTime() }, applied.instanceIds);
 }
 
 /**

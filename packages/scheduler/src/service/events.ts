@@ -49,6 +49,13 @@ export const unableToStartTasksEvent = (service: string): string =>
 export const failedHealthChecksEvent = (service: string, taskId: string): string =>
   `(service ${service}) (task ${taskId}) failed container health checks.`;
 
+/**
+ * bosun's own: hosts fell silent together (host-loss.ts), so their tasks are kept, not replaced.
+ * `(service web) is not replacing the tasks of 2 of 3 container instances, silent together: …`
+ */
+export const suspectedPartitionEvent = (service: string, silent: number, of: number): string =>
+  `(service ${service}) is not replacing the tasks of ${silent} of ${of} container instances, silent together: bosun suspects a network partition or an outage of its own and waits for them to return.`;
+
 /** The circuit breaker tripped. */
 export const deploymentFailedEvent = (service: string, deploymentId: string): string =>
   `(service ${service}) (deployment ${deploymentId}) deployment failed: tasks failed to start.`;

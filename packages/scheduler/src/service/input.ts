@@ -128,6 +128,11 @@ export interface ReconcileServiceInput {
    * (deregistered) are always lost.
    */
   lostInstanceIds?: readonly string[];
+  /**
+   * Silent instances whose tasks are not replaced because the control plane suspects a partition or an
+   * outage of its own (host-loss.ts): the service records an event saying so.
+   */
+  suspectedPartition?: { silentInstanceIds: readonly string[]; of: number };
   /** Recent service events, newest first (only the first one is needed, for de-duplication). */
   events: readonly ServiceEvent[];
   /** Fresh task ids, consumed in order by `place`; supply `maxNewTasks(input)` of them. */

@@ -20,10 +20,12 @@ export interface Live {
   unhealthy: boolean;
   /** Its instance is lost, deregistered or INACTIVE. */
   gone: boolean;
+  /** Gone because its agent is silent (the instance is still registered): the task may still run. */
+  lost: boolean;
   draining: boolean;
 }
 
-type RetireKind = 'old' | 'draining' | 'surplus' | 'unhealthy';
+type RetireKind = 'old' | 'draining' | 'surplus' | 'unhealthy' | 'lost';
 
 export interface Retiree {
   live: Live;

@@ -26,6 +26,7 @@ import {
   startedTasksEvent,
   steadyStateEvent,
   stoppedTasksEvent,
+  suspectedPartitionEvent,
   unableToStartTasksEvent,
 } from './events.ts';
 import { accountFailures, rollbackTarget, throttled } from './failures.ts';
@@ -94,6 +95,11 @@ export function reconcileService(input: ReconcileServiceInput): ServiceDecision 
       healthy: running && (!checked || task.healthStatus === 'HEALTHY'),
       unhealthy: running && checked && task.healthStatus === 'UNHEALTHY' && !inGrace,
       gone: isGone(task.instanceId),
+      lost:
+        lostIds.has(task.instanceId) &&
+        instance !== undefined &&
+        instance.status !== 'INACTIVE' &&
+        instance.status !== 'DEREGISTERING',
       draining: instance?.status === 'DRAINING',
     };
   };
@@ -175,6 +181,10 @@ export function reconcileService(input: ReconcileServiceInput): ServiceDecision 
     deadlock = daemon ? moveDaemon(context, eligible) : moveReplica(context);
   }
   if (deadlock) plan.problems.push(deploymentConfigurationDeadlockEvent(service.name));
+  if (input.suspectedPartition !== undefined) {
+    const { silentInstanceIds, of } = input.suspectedPartition;
+    plan.problems.push(suspectedPartitionEvent(service.name, silentInstanceIds.length, of));
+  }
 
   // Grace periods ending change what counts as unhealthy: look again then.
   for (const l of live) {

@@ -36,7 +36,9 @@ export function moveReplica(c: MoveContext): boolean {
   const retirees: Retiree[] = [];
   for (const l of c.live) {
     if (l.gone) {
-      plan.stop(l, 'instance-lost', INSTANCE_LOST_REASON);
+      // A running task of a silent host may still be serving: it goes once its replacement is in.
+      if (l.lost && l.running && !frozen) retirees.push({ live: l, kind: 'lost' });
+      else plan.stop(l, 'instance-lost', INSTANCE_LOST_REASON);
     } else if (l.deployment !== primary) {
       // A failed deployment without rollback launches nothing and leaves the old tasks where they are.
       if (!frozen) retirees.push({ live: l, kind: 'old' });
@@ -61,19 +63,24 @@ export function moveReplica(c: MoveContext): boolean {
 
   let healthy = c.live.filter((l) => !l.gone && l.healthy).length;
   const stopRetiree = (r: Retiree): void => {
-    if (r.live.healthy) healthy -= 1;
-    if (r.kind === 'draining') plan.stop(r.live, 'draining', DRAINING_REASON);
+    if (r.live.healthy && !r.live.gone) healthy -= 1;
+    if (r.kind === 'lost') plan.stop(r.live, 'instance-lost', INSTANCE_LOST_REASON);
+    else if (r.kind === 'draining') plan.stop(r.live, 'draining', DRAINING_REASON);
     else if (r.kind === 'unhealthy') plan.stop(r.live, 'unhealthy', FAILED_HEALTH_CHECKS_REASON);
     else plan.stop(r.live, r.kind === 'surplus' ? 'scale-in' : 'deployment', scaling);
   };
 
-  // Retirees that do not count as healthy cost nothing to stop (unhealthy ones wait for their replacement).
-  for (const r of retirees) if (r.kind !== 'unhealthy' && !r.live.healthy) stopRetiree(r);
+  // Unhealthy tasks and the tasks of a lost host are replaced first, then stopped (below): stopping a
+  // lost host's tasks at once, as bosun did, dropped a service to nothing while its replacements
+  // were still being pulled.
+  const replaceFirst = (r: Retiree): boolean => r.kind === 'unhealthy' || r.kind === 'lost';
+  // Retirees that do not count as healthy cost nothing to stop.
+  for (const r of retirees) if (!replaceFirst(r) && !r.live.healthy) stopRetiree(r);
 
   // Healthy retirees, as the floor allows.
   const healthyRetirees = orderHealthyRetirees(
     c,
-    retirees.filter((r) => r.kind !== 'unhealthy' && r.live.healthy),
+    retirees.filter((r) => !replaceFirst(r) && r.live.healthy),
   );
   let blockedByFloor = 0;
   for (const r of healthyRetirees) {
@@ -84,7 +91,7 @@ export function moveReplica(c: MoveContext): boolean {
   // Starts, within the ceiling.
   const liveCount = (): number =>
     keepers.length + retirees.filter((r) => !plan.stopped.has(r.live.task.id)).length;
-  const unhealthy = retirees.filter((r) => r.kind === 'unhealthy');
+  const unhealthy = retirees.filter(replaceFirst);
   let starts = c.launchAllowed
     ? Math.max(0, Math.min(desiredCount - keepers.length, ceiling - liveCount()))
     : 0;
@@ -102,11 +109,21 @@ export function moveReplica(c: MoveContext): boolean {
       }
     }
   }
-  // Replacements are in: the unhealthy ones they replaced can go.
+  // Replacements are in: the unhealthy and lost ones they replaced can go.
   const healthyKeepers = keepers.filter((l) => l.healthy).length;
   if (healthyKeepers >= desiredCount) for (const r of unhealthy) stopRetiree(r);
 
   const placed = starts > 0 ? placeFor(c, primary, starts, keepers) : 0;
+  // A lost host's task whose replacement fits nowhere is not kept forever on the strength of a host
+  // that may never return: it is stopped, as before, and its replacement waits for capacity.
+  let unplaced = starts - placed;
+  for (const r of unhealthy) {
+    if (unplaced <= 0) break;
+    if (r.kind === 'lost' && !plan.stopped.has(r.live.task.id)) {
+      stopRetiree(r);
+      unplaced -= 1;
+    }
+  }
 
   const inFlight =
     c.stoppingCount > 0 || c.live.some((l) => !l.running && !plan.stopped.has(l.task.id)) || placed > 0;

@@ -621,13 +621,50 @@ describe('reconcileService: REPLICA', () => {
     expect(wait.stop).toEqual([]);
     expect(wait.place).toEqual([]);
     sim.lostInstanceIds = undefined;
+    // Replacements first, elsewhere; the lost host's tasks stay counted until they run.
     const decision = sim.step();
-    expect(decision.stop.map((s) => s.taskId).sort()).toEqual([...onIt].sort());
-    expect(decision.stop.every((s) => s.cause === 'instance-lost')).toBe(true);
+    expect(decision.stop).toEqual([]);
     expect(decision.place).toHaveLength(onIt.length);
     expect(decision.place.every((p) => p.instanceId !== lost)).toBe(true);
+    const next = sim.step();
+    expect(next.stop.map((s) => s.taskId).sort()).toEqual([...onIt].sort());
+    expect(next.stop.every((s) => s.cause === 'instance-lost')).toBe(true);
+    expect(next.place).toEqual([]);
     // Nobody reports those stops; the service settles anyway.
     settle(sim);
+  });
+
+  it('with no room above the desired count, stops a lost task together with the start of its replacement', () => {
+    const sim = new Sim({
+      instances: zonedInstances(3),
+      service: { deploymentConfiguration: { minimumHealthyPercent: 50, maximumPercent: 100 } },
+    });
+    sim.deploy();
+    settle(sim);
+    const lost = sim.live()[0]?.instanceId ?? '';
+    const onIt = sim.live().filter((t) => t.instanceId === lost);
+    sim.instance(lost).connected = false;
+    const decision = sim.step();
+    expect(decision.stop).toHaveLength(onIt.length);
+    expect(decision.place).toHaveLength(onIt.length);
+    settle(sim);
+    expect(sim.live().every((t) => t.instanceId !== lost)).toBe(true);
+  });
+
+  it('stops a lost task whose replacement fits nowhere instead of keeping it forever', () => {
+    const sim = new Sim({
+      instances: [
+        { id: 'ci-1', zone: 'zone-a', cpu: 4096, memory: 8192, status: 'ACTIVE', connected: true },
+        { id: 'ci-2', zone: 'zone-b', cpu: 4096, memory: 8192, status: 'ACTIVE', connected: true },
+      ],
+      service: { desiredCount: 2, placementConstraints: [{ type: 'distinctInstance' }] },
+    });
+    sim.deploy();
+    settle(sim);
+    sim.instance('ci-1').connected = false;
+    const decision = sim.step();
+    expect(decision.place).toEqual([]);
+    expect(decision.stop.map((s) => s.cause)).toEqual(['instance-lost']);
   });
 
   it('explains a placement failure with the closest instance, once', () => {
