@@ -33,7 +33,7 @@ export const afterCursor = (time: SQL, id: SQL, cursor: ScanCursor | undefined):
  * and `gone` (the rows removed), answers the KeysetRow that keysetResult reads.
  */
 export const KEYSET_SUMMARY = sql`
-  last as (select at::text as at, id::text as id from scanned order by at desc, id desc limit 1)
+  last as (select s.at::text as at, s.id::text as id from scanned s order by s.at desc, s.id desc limit 1)
   select (select count(*) from gone)::int as removed, (select count(*) from scanned)::int as scanned,
          (select at from last) as at, (select id from last) as id`;
 
@@ -54,10 +54,18 @@ export function keysetResult(row: KeysetRow | undefined, limit: number): BatchRe
 }
 
 /**
- * An ARN built in SQL from the same template as @bosun/model's `arns` (e.g. `(c, i) => arns.task(scope,
- * c, i)`), so the tags deleted with a row are found by exactly the ARN they were stored under.
+ * A CTE `untagged` that deletes the tags of the rows in CTE `gone` (id, cluster_id), by the ARN
+ * `make` builds from the cluster's name and the row's id (e.g. `(c, i) => arns.task(scope, c, i)`).
+ * Looked up as `= any(array)`: an index probe per row, whatever the planner thinks of the batch.
  */
-export function arnInSql(make: (cluster: string, id: string) => string, cluster: SQL, id: SQL): SQL {
+export const untagGone = (make: (cluster: string, id: string) => string): SQL => sql`
+  untagged as (
+    delete from tags
+     where resource_arn = any(array(
+       select ${arnInSql(make, sql`c.name`, sql`gone.id`)} from gone join clusters c on c.id = gone.cluster_id)))`;
+
+/** An ARN built in SQL from the same template as @bosun/model's `arns`, so the two cannot drift. */
+function arnInSql(make: (cluster: string, id: string) => string, cluster: SQL, id: SQL): SQL {
   const [head = '', rest = ''] = make('\u0001', '\u0002').split('\u0001');
   const [middle = '', tail = ''] = rest.split('\u0002');
   return sql`(${head} || ${cluster} || ${middle} || ${id}::text || ${tail})`;

@@ -5,13 +5,13 @@ import { preparedPer } from '../db/prepared.ts';
 import { containerInstances, type InstanceAttribute, tasks } from '../db/schema/index.ts';
 import {
   afterCursor,
-  arnInSql,
   type BatchResult,
   KEYSET_SUMMARY,
   type KeysetRow,
   keysetResult,
   olderThan,
   type ScanCursor,
+  untagGone,
 } from './batches.ts';
 import { bumpDesiredVersions } from './tasks.ts';
 
@@ -308,15 +308,12 @@ export async function deleteInactiveInstances(
        order by updated_at, id limit ${limit}),
     doomed as (
       select ci.id from container_instances ci
-       where ci.id in (select id from scanned) and ci.status = 'INACTIVE'
+       where ci.id = any(array(select id from scanned)) and ci.status = 'INACTIVE'
          and not exists (select 1 from tasks t where t.container_instance_id = ci.id)
        for update skip locked),
     gone as (
-      delete from container_instances ci using doomed d where ci.id = d.id returning ci.id, ci.cluster_id),
-    untagged as (
-      delete from tags g using gone, clusters c
-       where c.id = gone.cluster_id
-         and g.resource_arn = ${arnInSql((c, i) => arns.containerInstance(scope, c, i), sql`c.name`, sql`gone.id`)}),
+      delete from container_instances where id = any(array(select id from doomed)) returning id, cluster_id),
+    ${untagGone((c, i) => arns.containerInstance(scope, c, i))},
     ${KEYSET_SUMMARY}`);
   return keysetResult(row, limit);
 }

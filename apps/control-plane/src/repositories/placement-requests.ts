@@ -171,10 +171,10 @@ export async function deleteExpiredRequests(
        order by created_at, id limit ${limit}),
     doomed as (
       select p.id from placement_requests p
-       where p.id in (select id from scanned) and p.status <> 'PENDING'
+       where p.id = any(array(select id from scanned)) and p.status <> 'PENDING'
          and not exists (select 1 from tasks t where t.placement_request_id = p.id)
        for update skip locked),
-    gone as (delete from placement_requests p using doomed d where p.id = d.id returning 1),
+    gone as (delete from placement_requests where id = any(array(select id from doomed)) returning 1),
     ${KEYSET_SUMMARY}`);
   return keysetResult(row, limit);
 }

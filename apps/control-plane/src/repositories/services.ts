@@ -274,7 +274,7 @@ export async function deleteOldServiceEvents(db: Tx, retentionMs: number, limit:
        where ${olderThan(sql`created_at`, retentionMs)}
        order by created_at limit ${limit}
        for update skip locked),
-    gone as (delete from service_events e using doomed d where e.id = d.id returning 1)
+    gone as (delete from service_events where id = any(array(select id from doomed)) returning 1)
     select count(*)::int as n from gone`);
   return row?.n ?? 0;
 }

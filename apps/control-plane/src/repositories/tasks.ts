@@ -21,7 +21,7 @@ import {
   tasks,
 } from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
-import { arnInSql, olderThan } from './batches.ts';
+import { olderThan, untagGone } from './batches.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 import { putTagsOfMany } from './tags.ts';
 
@@ -464,13 +464,10 @@ export async function deleteStoppedTasks(
        order by stopped_at limit ${limit}
        for update skip locked),
     gone as (
-      delete from tasks t
-       where t.id in (select id from (select id from stale union all select id from ahead) d limit ${limit})
-      returning t.id, t.cluster_id),
-    untagged as (
-      delete from tags g using gone, clusters c
-       where c.id = gone.cluster_id
-         and g.resource_arn = ${arnInSql((c, i) => arns.task(scope, c, i), sql`c.name`, sql`gone.id`)})
+      delete from tasks
+       where id = any(array(select id from stale union all select id from ahead limit ${limit}))
+      returning id, cluster_id),
+    ${untagGone((c, i) => arns.task(scope, c, i))}
     select count(*)::int as n from gone`);
   return row?.n ?? 0;
 }
