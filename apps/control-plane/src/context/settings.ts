@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /** How long housekeeping keeps what nobody acts on any more (BOSUN_*_RETENTION_SECONDS). */
 export interface RetentionSettings {
-  /** STOPPED tasks, counted from when bosun recorded them STOPPED (ECS: about an hour). */
+  /** STOPPED tasks, from their stoppedAt (ECS: about an hour). */
   stoppedTaskMs: number;
   /** Service events, by their time (DescribeServices also shows at most the last 100). */
   serviceEventMs: number;
@@ -62,9 +62,9 @@ const ConfigSchema = z.object({
   /** How long RunTask waits for the placement worker. */
   BOSUN_PLACEMENT_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(300).default(15),
   // Retention (workers/housekeeping.ts): how long records nobody acts on any more stay before the
-  // housekeeping job removes them, so the tables stay bounded over months of churn. Each age counts
-  // from the control plane's own record of the change, never from an agent's clock.
-  /** STOPPED tasks stay visible this long after bosun recorded them STOPPED (ECS: about an hour). */
+  // housekeeping job removes them, so the tables stay bounded over months of churn. Ages are compared
+  // with Postgres' now(); see apps/control-plane/README.md, "Retention".
+  /** STOPPED tasks stay visible this long after they stopped (ECS: about an hour). */
   BOSUN_STOPPED_TASK_RETENTION_SECONDS: retentionSeconds(60, DEFAULT_RETENTION.stoppedTaskMs),
   /** Service events older than this are forgotten (on top of the last-100-per-service bound). */
   BOSUN_SERVICE_EVENT_RETENTION_SECONDS: retentionSeconds(60, DEFAULT_RETENTION.serviceEventMs),
