@@ -181,7 +181,7 @@ describe('housekeeping', () => {
     }
     await cp.database.sql`update tasks set stopped_at = now() - interval '2 hours' where id = ${oldId ?? ''}`;
     const done = await housekeeping(deps(cp));
-    expect(done.tasks).toBe(1);
+    expect(done.removed.stoppedTasks).toBe(1);
     const out = await cp.ecs.send(
       new DescribeTasksCommand({ cluster: 'old', tasks: [oldId ?? '', newId ?? ''] }),
     );

@@ -8,7 +8,10 @@ import type { AccessKey } from '../../../apps/control-plane/src/auth/access-keys
 import { SecretBox } from '../../../apps/control-plane/src/auth/secret-box.ts';
 import type { DependencyHealth } from '../../../apps/control-plane/src/context/dependency-health.ts';
 import type { ControlPlaneRuntime } from '../../../apps/control-plane/src/context/runtime.ts';
-import type { ControlPlaneSettings } from '../../../apps/control-plane/src/context/settings.ts';
+import {
+  type ControlPlaneSettings,
+  DEFAULT_RETENTION,
+} from '../../../apps/control-plane/src/context/settings.ts';
 import { startControlPlane as startProcess } from '../../../apps/control-plane/src/context/start.ts';
 import type { Database } from '../../../apps/control-plane/src/db/client.ts';
 import { applyMigrations } from '../../../apps/control-plane/src/db/migrate.ts';
@@ -40,7 +43,7 @@ export const TEST_SETTINGS: ControlPlaneSettings = {
   heartbeatIntervalMs: 2_000,
   longPollMs: 3_000,
   placementWaitMs: 10_000,
-  stoppedTaskRetentionMs: 3600_000,
+  retention: DEFAULT_RETENTION,
   serviceSweepMs: 2_000,
 };
 

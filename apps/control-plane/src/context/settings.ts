@@ -1,6 +1,33 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+/** How long housekeeping keeps what nobody acts on any more (BOSUN_*_RETENTION_SECONDS). */
+export interface RetentionSettings {
+  /** STOPPED tasks, from their stoppedAt (ECS: about an hour). */
+  stoppedTaskMs: number;
+  /** Service events, by their time (DescribeServices also shows at most the last 100). */
+  serviceEventMs: number;
+  /** Deregistered (INACTIVE) container instances, from their deregistration. */
+  inactiveInstanceMs: number;
+  /** Placement request records (RunTask/StartTask and their clientToken), from the call. */
+  requestMs: number;
+}
+
+export const DEFAULT_RETENTION: RetentionSettings = {
+  stoppedTaskMs: 3600_000,
+  serviceEventMs: 7 * 24 * 3600_000,
+  inactiveInstanceMs: 3600_000,
+  requestMs: 24 * 3600_000,
+};
+
+/** Seconds from the environment, at least `min`, at most ten years (still a valid interval). */
+const retentionSeconds = (min: number, defaultMs: number) =>
+  z.coerce
+    .number()
+    .min(min)
+    .max(10 * 365 * 24 * 3600)
+    .default(defaultMs / 1000);
+
 /** Everything the control plane reads from its environment, validated once at start-up. */
 const ConfigSchema = z.object({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (postgres://user:pass@host:port/db)'),
@@ -34,8 +61,20 @@ const ConfigSchema = z.object({
   BOSUN_LONG_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(20),
   /** How long RunTask waits for the placement worker. */
   BOSUN_PLACEMENT_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(300).default(15),
-  /** STOPPED tasks stay visible at least this long (ECS: about an hour). */
-  BOSUN_STOPPED_TASK_RETENTION_SECONDS: z.coerce.number().min(60).default(3600),
+  // Retention (workers/housekeeping.ts): how long records nobody acts on any more stay before the
+  // housekeeping job removes them, so the tables stay bounded over months of churn. Ages are compared
+  // with Postgres' now(); see apps/control-plane/README.md, "Retention".
+  /** STOPPED tasks stay visible this long after they stopped (ECS: about an hour). */
+  BOSUN_STOPPED_TASK_RETENTION_SECONDS: retentionSeconds(60, DEFAULT_RETENTION.stoppedTaskMs),
+  /** Service events older than this are forgotten (on top of the last-100-per-service bound). */
+  BOSUN_SERVICE_EVENT_RETENTION_SECONDS: retentionSeconds(60, DEFAULT_RETENTION.serviceEventMs),
+  /** Deregistered (INACTIVE) container instances stay describable this long, and until no task names them. */
+  BOSUN_INACTIVE_INSTANCE_RETENTION_SECONDS: retentionSeconds(60, DEFAULT_RETENTION.inactiveInstanceMs),
+  /**
+   * RunTask/StartTask request records (and so their clientToken's idempotency) live this long, and
+   * until no task names them. At least 15 minutes: a caller still waiting must find its outcome.
+   */
+  BOSUN_REQUEST_RETENTION_SECONDS: retentionSeconds(900, DEFAULT_RETENTION.requestMs),
   /** Every ACTIVE/DRAINING service is evaluated at least this often (heals lost jobs, notices lost agents). */
   BOSUN_SERVICE_SWEEP_SECONDS: z.coerce.number().min(0.5).max(3600).default(5),
   /** Namespaces BullMQ's keys; every process of one install needs the same value. */
@@ -90,7 +129,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatIntervalMs: c.BOSUN_HEARTBEAT_INTERVAL_SECONDS * 1000,
     longPollMs: c.BOSUN_LONG_POLL_SECONDS * 1000,
     placementWaitMs: c.BOSUN_PLACEMENT_TIMEOUT_SECONDS * 1000,
-    stoppedTaskRetentionMs: c.BOSUN_STOPPED_TASK_RETENTION_SECONDS * 1000,
+    retention: {
+      stoppedTaskMs: c.BOSUN_STOPPED_TASK_RETENTION_SECONDS * 1000,
+      serviceEventMs: c.BOSUN_SERVICE_EVENT_RETENTION_SECONDS * 1000,
+      inactiveInstanceMs: c.BOSUN_INACTIVE_INSTANCE_RETENTION_SECONDS * 1000,
+      requestMs: c.BOSUN_REQUEST_RETENTION_SECONDS * 1000,
+    },
     serviceSweepMs: c.BOSUN_SERVICE_SWEEP_SECONDS * 1000,
     queuePrefix: c.BOSUN_QUEUE_PREFIX,
     clockOffsetMs: c.BOSUN_CLOCK_OFFSET_SECONDS * 1000,
@@ -108,8 +152,8 @@ export interface ControlPlaneSettings {
   longPollMs: number;
   /** How long RunTask waits for the placement worker before giving up (and cancelling the request). */
   placementWaitMs: number;
-  /** STOPPED tasks older than this are forgotten by the housekeeping job (ECS: about an hour). */
-  stoppedTaskRetentionMs: number;
+  /** How long the housekeeping job keeps stopped tasks, events, deregistered hosts, requests. */
+  retention: RetentionSettings;
   /** How often every ACTIVE/DRAINING service is queued for evaluation whatever happened. */
   serviceSweepMs: number;
 }
@@ -121,7 +165,7 @@ export function settingsOf(config: Config): ControlPlaneSettings {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     longPollMs: config.longPollMs,
     placementWaitMs: config.placementWaitMs,
-    stoppedTaskRetentionMs: config.stoppedTaskRetentionMs,
+    retention: config.retention,
     serviceSweepMs: config.serviceSweepMs,
   };
 }

@@ -1,8 +1,18 @@
-import type { ContainerInstanceStatus } from '@bosun/model';
+import { type ArnScope, arns, type ContainerInstanceStatus } from '@bosun/model';
 import { and, asc, eq, gt, inArray, like, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { containerInstances, type InstanceAttribute, tasks } from '../db/schema/index.ts';
+import {
+  afterCursor,
+  type BatchResult,
+  KEYSET_SUMMARY,
+  type KeysetRow,
+  keysetResult,
+  olderThan,
+  type ScanCursor,
+  untagGone,
+} from './batches.ts';
 import { bumpDesiredVersions } from './tasks.ts';
 
 export type ContainerInstanceRow = typeof containerInstances.$inferSelect;
@@ -275,4 +285,35 @@ export async function orphanTasksOfInstance(tx: Tx, instanceId: string, now: Dat
   }
   if (live.length > 0) await bumpDesiredVersions(tx, [instanceId]);
   return live.map((t) => t.id);
+}
+
+/**
+ * Housekeeping: deletes deregistered (INACTIVE) instances deregistered more than `retentionMs` ago
+ * (updated_at: nothing writes an INACTIVE instance after its deregistration) that no task names any
+ * more, with their tags. Scans at most `limit` candidates per statement, oldest first from `cursor`,
+ * so instances still named by tasks are stepped over, not scanned again in every batch.
+ */
+export async function deleteInactiveInstances(
+  db: Tx,
+  scope: ArnScope,
+  retentionMs: number,
+  limit: number,
+  cursor: ScanCursor | undefined,
+): Promise<BatchResult> {
+  const [row] = await db.execute<KeysetRow>(sql`
+    with scanned as (
+      select id, updated_at as at from container_instances
+       where status = 'INACTIVE' and ${olderThan(sql`updated_at`, retentionMs)}
+         and ${afterCursor(sql`updated_at`, sql`id`, cursor)}
+       order by updated_at, id limit ${limit}),
+    doomed as (
+      select ci.id from container_instances ci
+       where ci.id = any(array(select id from scanned)) and ci.status = 'INACTIVE'
+         and not exists (select 1 from tasks t where t.container_instance_id = ci.id)
+       for update skip locked),
+    gone as (
+      delete from container_instances where id = any(array(select id from doomed)) returning id, cluster_id),
+    ${untagGone((c, i) => arns.containerInstance(scope, c, i))},
+    ${KEYSET_SUMMARY}`);
+  return keysetResult(row, limit);
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { groupedLookup } from '../db/group-statement.ts';
 import {
@@ -7,6 +7,15 @@ import {
   type PlacementSpec,
   placementRequests,
 } from '../db/schema/index.ts';
+import {
+  afterCursor,
+  type BatchResult,
+  KEYSET_SUMMARY,
+  type KeysetRow,
+  keysetResult,
+  olderThan,
+  type ScanCursor,
+} from './batches.ts';
 
 export type PlacementRequestRow = typeof placementRequests.$inferSelect;
 
@@ -124,23 +133,48 @@ export async function countPlacementConflict(db: Db, ids: readonly string[]): Pr
 }
 
 /**
- * Housekeeping: cancels PENDING requests older than `abandonedBefore` (their caller stopped waiting
- * long ago) and deletes finished ones older than `finishedBefore` that no task refers to.
+ * Housekeeping: cancels at most `limit` PENDING requests older than `abandonedMs`, oldest first, in
+ * one statement: their caller stopped waiting long ago. A request the placement worker holds is
+ * skipped (repositories/batches.ts); it is being placed.
  */
-export async function expirePlacementRequests(
+export async function cancelAbandonedRequests(db: Db, abandonedMs: number, limit: number): Promise<number> {
+  const [row] = await db.execute<{ n: number }>(sql`
+    with doomed as (
+      select id from placement_requests
+       where status = 'PENDING' and ${olderThan(sql`created_at`, abandonedMs)}
+       order by created_at limit ${limit}
+       for update skip locked),
+    cancelled as (
+      update placement_requests p set status = 'CANCELLED', completed_at = now()
+        from doomed d where p.id = d.id returning 1)
+    select count(*)::int as n from cancelled`);
+  return row?.n ?? 0;
+}
+
+/**
+ * Housekeeping: deletes finished requests older than `retentionMs` that no task names any more (with
+ * the request goes its clientToken's memory). Scans at most `limit` candidates per statement, oldest
+ * first from `cursor`, so requests still named by long-lived tasks are stepped over, not scanned again
+ * in every batch.
+ */
+export async function deleteExpiredRequests(
   db: Db,
-  now: Date,
-  abandonedBefore: Date,
-  finishedBefore: Date,
-): Promise<number> {
-  await db
-    .update(placementRequests)
-    .set({ status: 'CANCELLED', completedAt: now })
-    .where(and(eq(placementRequests.status, 'PENDING'), lt(placementRequests.createdAt, abandonedBefore)));
-  const old = await db.execute<{ id: string }>(sql`
-    delete from placement_requests p
-     where p.status <> 'PENDING' and p.created_at < ${finishedBefore.toISOString()}::timestamptz
-       and not exists (select 1 from tasks t where t.placement_request_id = p.id)
-    returning p.id`);
-  return old.length;
+  retentionMs: number,
+  limit: number,
+  cursor: ScanCursor | undefined,
+): Promise<BatchResult> {
+  const [row] = await db.execute<KeysetRow>(sql`
+    with scanned as (
+      select id, created_at as at from placement_requests
+       where ${olderThan(sql`created_at`, retentionMs)}
+         and ${afterCursor(sql`created_at`, sql`id`, cursor)}
+       order by created_at, id limit ${limit}),
+    doomed as (
+      select p.id from placement_requests p
+       where p.id = any(array(select id from scanned)) and p.status <> 'PENDING'
+         and not exists (select 1 from tasks t where t.placement_request_id = p.id)
+       for update skip locked),
+    gone as (delete from placement_requests where id = any(array(select id from doomed)) returning 1),
+    ${KEYSET_SUMMARY}`);
+  return keysetResult(row, limit);
 }

@@ -7,6 +7,7 @@ import type { Tx } from '../db/client.ts';
 import { preparedPer } from '../db/prepared.ts';
 import { clusters, deployments, serviceEvents, services } from '../db/schema/index.ts';
 import type { Queues } from '../workers/queues.ts';
+import { olderThan } from './batches.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 
 export type ServiceRow = typeof services.$inferSelect;
@@ -259,6 +260,23 @@ export async function appendEvents(
      where service_id = ${serviceId}
        and id not in (select id from service_events where service_id = ${serviceId}
                        order by created_at desc, seq desc limit ${MAX_SERVICE_EVENTS})`);
+}
+
+/**
+ * Housekeeping: deletes at most `limit` service events older than `retentionMs`, oldest first, in one
+ * statement (repositories/batches.ts). The last-100 bound per service is kept by appendEvents; this
+ * one also forgets the events of quiet and deleted services.
+ */
+export async function deleteOldServiceEvents(db: Tx, retentionMs: number, limit: number): Promise<number> {
+  const [row] = await db.execute<{ n: number }>(sql`
+    with doomed as (
+      select id from service_events
+       where ${olderThan(sql`created_at`, retentionMs)}
+       order by created_at limit ${limit}
+       for update skip locked),
+    gone as (delete from service_events where id = any(array(select id from doomed)) returning 1)
+    select count(*)::int as n from gone`);
+  return row?.n ?? 0;
 }
 
 /** Queues an evaluation of every live service of a cluster (instances changed: drained, joined, left). */

@@ -21,6 +21,7 @@ import {
   tasks,
 } from '../db/schema/index.ts';
 import { epochSeconds } from '../ecs/shapes.ts';
+import { olderThan, untagGone } from './batches.ts';
 import { type ClusterRef, clusterRefColumns } from './clusters.ts';
 import { putTagsOfMany } from './tags.ts';
 
@@ -440,17 +441,33 @@ export async function insertPlacedTasks(
 }
 
 /**
- * Deletes STOPPED tasks that stopped before `stoppedBefore`, with their tags, in one transaction;
- * answers how many went.
+ * Housekeeping: deletes at most `limit` STOPPED tasks that stopped more than `retentionMs` ago, oldest
+ * first, with their tags, in one statement (repositories/batches.ts). The stop time is the agent's
+ * report, so a host whose clock runs ahead could write one in the future that would never come due:
+ * such a task goes once bosun's own record of it (updated_at) is that old. Answers how many went.
  */
-export async function deleteStoppedTasks(db: Db, scope: ArnScope, stoppedBefore: Date): Promise<number> {
-  return db.transaction(async (tx) => {
-    const gone = await tx.execute<{ arn: string }>(sql`
-      delete from tasks t using clusters c
-       where c.id = t.cluster_id and t.last_status = 'STOPPED' and t.stopped_at < ${stoppedBefore.toISOString()}::timestamptz
-      returning 'arn:aws:ecs:' || ${scope.region} || ':' || ${scope.accountId} || ':task/' || c.name || '/' || t.id as arn`);
-    const arns = gone.map((r) => r.arn);
-    if (arns.length > 0) await tx.execute(sql`delete from tags where resource_arn in ${arns}`);
-    return arns.length;
-  });
+export async function deleteStoppedTasks(
+  db: Db,
+  scope: ArnScope,
+  retentionMs: number,
+  limit: number,
+): Promise<number> {
+  const [row] = await db.execute<{ n: number }>(sql`
+    with stale as (
+      select id from tasks
+       where last_status = 'STOPPED' and ${olderThan(sql`stopped_at`, retentionMs)}
+       order by stopped_at limit ${limit}
+       for update skip locked),
+    ahead as (
+      select id from tasks
+       where last_status = 'STOPPED' and stopped_at > now() and ${olderThan(sql`updated_at`, retentionMs)}
+       order by stopped_at limit ${limit}
+       for update skip locked),
+    gone as (
+      delete from tasks
+       where id = any(array(select id from stale union all select id from ahead limit ${limit}))
+      returning id, cluster_id),
+    ${untagGone((c, i) => arns.task(scope, c, i))}
+    select count(*)::int as n from gone`);
+  return row?.n ?? 0;
 }

@@ -57,7 +57,10 @@ export const QUEUE_CATALOG = {
     options: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } } satisfies JobsOptions,
     concurrency: 1,
   },
-  /** Periodic: forgets stopped tasks past their retention, cancels abandoned placement requests. */
+  /**
+   * Periodic: removes stopped tasks, service events, deregistered instances and request records past
+   * their retention, cancels abandoned placement requests (workers/housekeeping.ts).
+   */
   housekeeping: {
     name: 'housekeeping',
     payload: z.object({}),

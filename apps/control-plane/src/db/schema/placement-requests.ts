@@ -56,5 +56,7 @@ export const placementRequests = pgTable(
     // NULLs are distinct in Postgres: calls without a token never collide.
     unique('placement_requests_cluster_client_token').on(t.clusterId, t.clientToken),
     index('placement_requests_status_created').on(t.status, t.createdAt),
+    // Housekeeping walks old requests oldest first, in (created_at, id) order (workers/housekeeping.ts).
+    index('placement_requests_created').on(t.createdAt, t.id),
   ],
 );

@@ -129,5 +129,9 @@ export const serviceEvents = pgTable(
     createdAt: ts('created_at').notNull(),
     message: text('message').notNull(),
   },
-  (t) => [index('service_events_service_created').on(t.serviceId, t.createdAt, t.seq)],
+  (t) => [
+    index('service_events_service_created').on(t.serviceId, t.createdAt, t.seq),
+    // Housekeeping deletes events by age, oldest first (workers/housekeeping.ts).
+    index('service_events_created').on(t.createdAt),
+  ],
 );

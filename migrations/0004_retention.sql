@@ -1,0 +1,2 @@
+CREATE INDEX "placement_requests_created" ON "placement_requests" USING btree ("created_at","id");--> statement-breakpoint
+CREATE INDEX "service_events_created" ON "service_events" USING btree ("created_at");
