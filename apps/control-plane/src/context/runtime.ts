@@ -21,7 +21,9 @@ export async function createRuntime(
   producer: Redis,
   options: { queuePrefix: string; log: FastifyBaseLogger; redisWaitMs: number },
 ): Promise<ControlPlaneRuntime & { close(): Promise<void> }> {
-  const notifier = new Notifier(redis.duplicate(), producer, options.log);
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  const notifier = new Notifier(subscriber, producer, options.log);
   await notifier.waitUntilReady();
   const queues = new Queues(producer, options.queuePrefix, options.redisWaitMs);
   return {

@@ -65,6 +65,8 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
   });
   // The workers' connection waits an outage out: BullMQ's blocking commands need that.
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  // An outage is reported by DependencyHealth (/readyz) and felt by each call; unheard, ioredis prints it.
+  redis.on('error', () => {});
   // The API's side (queue adds, wake-ups, health pings) answers instead: a command fails at once
   // while Redis is unreachable, and after the command timeout when it hangs.
   const producer = new Redis(o.redisUrl, {
@@ -72,7 +74,7 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
     maxRetriesPerRequest: 1,
     commandTimeout: timeouts.redisCommandTimeoutMs,
   });
-  producer.on('error', () => {}); // seen by DependencyHealth and by each call
+  producer.on('error', () => {});
   const adminKey = await ensureAdminKey(database.db, o.box);
   await ensureDefaultCluster(database.db);
   const log = pino({ level: o.logLevel });
@@ -103,6 +105,8 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
   const app = buildApp({
     database,
     redis: producer,
+    health,
+    ...(workers === undefined ? {} : { workers: workers.pulse }),
     keys: new AccessKeyStore(database.db, o.box),
     secretBox: o.box,
     scope: o.scope,
