@@ -23,6 +23,7 @@ async function main() {
     bodyLimitBytes: config.bodyLimitBytes,
     logLevel: config.logLevel,
     listen: { host: config.listenHost, port: config.port },
+    timeouts: config.timeouts,
     ...(config.clockOffsetMs === 0 ? {} : { clock: () => new Date(Date.now() + config.clockOffsetMs) }),
   });
   const { app, adminKey } = running;

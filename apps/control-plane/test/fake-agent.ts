@@ -1,4 +1,5 @@
 import type {
+  AgentReportResponse,
   DesiredStateResponse,
   InstanceAttribute,
   RegisterInstanceResponse,
@@ -37,14 +38,25 @@ export class FakeAgent {
     return (await res.json()) as DesiredStateResponse;
   }
 
-  async report(tasks: TaskStateReport[]): Promise<{ version: number; unknownTaskIds: string[] }> {
+  /** Reports as given: `tasks` may carry what the protocol refuses (tests of refused reports). */
+  async report(tasks: TaskStateReport[] | unknown[]): Promise<AgentReportResponse> {
     const res = await fetch(`${this.endpoint}/agent/v1/report`, {
       method: 'POST',
       headers: this.headers(),
       body: JSON.stringify({ tasks }),
     });
     if (res.status !== 200) throw new Error(`report: ${res.status} ${await res.text()}`);
-    return (await res.json()) as { version: number; unknownTaskIds: string[] };
+    return (await res.json()) as AgentReportResponse;
+  }
+
+  async heartbeat(): Promise<{ status: string; heartbeatIntervalSeconds: number }> {
+    const res = await fetch(`${this.endpoint}/agent/v1/heartbeat`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify({}),
+    });
+    if (res.status !== 200) throw new Error(`heartbeat: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { status: string; heartbeatIntervalSeconds: number };
   }
 }
 

@@ -6,6 +6,8 @@ export type EcsErrorCode =
   | 'ClientException'
   | 'InvalidParameterException'
   | 'ServerException'
+  // AWS-wide: a dependency of the service is down or slow; the SDKs retry it (HTTP 503).
+  | 'ServiceUnavailableException'
   | 'ClusterNotFoundException'
   | 'ServiceNotFoundException'
   | 'ServiceNotActiveException'
@@ -131,6 +133,16 @@ export class UnknownOperationError extends BosunError {
 export class ServerError extends BosunError {
   constructor(message: string, cause?: unknown) {
     super('ServerException', message, { cause });
+  }
+}
+
+/**
+ * bosun cannot serve the request now because Postgres or Redis is down or did not answer in time.
+ * Safe to retry; the SDKs and the CLI retry it by themselves.
+ */
+export class ServiceUnavailableError extends BosunError {
+  constructor(message: string, cause?: unknown) {
+    super('ServiceUnavailableException', message, { cause });
   }
 }
 

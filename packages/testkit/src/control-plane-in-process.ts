@@ -11,6 +11,7 @@ import type { ControlPlaneRuntime } from '../../../apps/control-plane/src/contex
 import {
   type ControlPlaneSettings,
   DEFAULT_RETENTION,
+  type DependencyTimeouts,
 } from '../../../apps/control-plane/src/context/settings.ts';
 import { startControlPlane as startProcess } from '../../../apps/control-plane/src/context/start.ts';
 import type { Database } from '../../../apps/control-plane/src/db/client.ts';
@@ -59,13 +60,17 @@ export async function startControlPlane(
     shareWith?: TestControlPlane;
     /** false: no placement/housekeeping workers in this process (RunTask then waits in vain). */
     workers?: boolean;
+    /** Bounded waits on Postgres and Redis (the defaults otherwise). */
+    timeouts?: Partial<DependencyTimeouts>;
+    /** Another Redis than the test Redis (REDIS_URL), e.g. one the test stops and starts. */
+    redisUrl?: string;
   } = {},
 ): Promise<TestControlPlane> {
   const shared = options.shareWith;
   const scratch = shared ? undefined : await createScratchDatabase();
   const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
   if (scratch) await applyMigrations(databaseUrl);
-  const redisUrl = requireEnv('REDIS_URL');
+  const redisUrl = options.redisUrl ?? requireEnv('REDIS_URL');
   const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
   const queuePrefix = shared?.queuePrefix ?? newQueuePrefix();
@@ -84,6 +89,7 @@ export async function startControlPlane(
     logLevel: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent',
     listen: { host: '127.0.0.1', port: 0 },
     ...(options.workers === undefined ? {} : { workers: options.workers }),
+    ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
     clock: () => clock(),
   });
   const { database, runtime, health, adminKey: key, address: endpoint } = running;

@@ -6,7 +6,7 @@ import { type OwnPostgres, startOwnPostgres } from './own-postgres.ts';
 
 /**
  * Fault scenario 9: Postgres restarts. While it is down the API answers at once with ECS's
- * ServerException (no hang), tasks keep running, and the agent's reports wait; once it is back
+ * ServiceUnavailableException (503, no hang), tasks keep running, and the agent's reports wait; once it is back
  * everything recovers by itself and nothing is lost.
  */
 let pg: OwnPostgres;
@@ -28,7 +28,7 @@ afterAll(async () => {
 }, 120_000);
 
 describe('fault suite: Postgres restarts', () => {
-  it('9. the API says ServerException while Postgres is down, recovers on its own, nothing lost', async () => {
+  it('9. the API says ServiceUnavailableException while Postgres is down, recovers on its own, nothing lost', async () => {
     const keep = await stack.runTask('steady');
     const dies = await stack.runTask('steady');
     await stack.waitForTask(keep, (t) => t.lastStatus === 'RUNNING');
@@ -38,8 +38,8 @@ describe('fault suite: Postgres restarts', () => {
     const asked = Date.now();
     const res = await listClusters();
     const answeredIn = Date.now() - asked;
-    expect(res.status).toBe(500);
-    expect(res.body.__type).toBe('ServerException');
+    expect(res.status).toBe(503);
+    expect(res.body.__type).toBe('ServiceUnavailableException');
     expect(answeredIn).toBeLessThan(10_000);
     // Meanwhile a container dies on the host; the agent cannot report it yet.
     await docker('kill', dying.containers[0]?.runtimeId ?? '');
@@ -67,7 +67,7 @@ describe('fault suite: Postgres restarts', () => {
       detectionSeconds: seconds(answeredIn),
       recoverySeconds: seconds(recovered),
       lost: await lostTasks(stack.aws, ['--family', 'steady']),
-      note: 'detection = time to ServerException while down',
+      note: 'detection = time to ServiceUnavailableException while down',
     });
     await stack.aws('stop-task', '--task', keep);
   }, 120_000);

@@ -20,7 +20,7 @@ import { hashSecret } from '../ecs/container-instances.ts';
 import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { readTasksById } from '../repositories/tasks.ts';
-import type { Queues } from '../workers/queues.ts';
+import { nudge, type Queues } from '../workers/queues.ts';
 import { desiredState } from './desired-state.ts';
 import { authenticateAgent, claimOf, recordContact, recordReportContact } from './identity.ts';
 import { answerStillStands, type LastAnswer } from './long-poll.ts';
@@ -122,7 +122,9 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const result = await registerInstance(deps.db, input, hashSecret(credentialSecret), now);
     req.log.info({ instanceId: result.row.id, cluster: result.clusterName }, 'container instance registered');
     // A new host: DAEMON services start a task there, and services short of capacity may place now.
-    await evaluateClusterServices(deps.db, deps.queues, result.row.clusterId, 'instances-changed');
+    await nudge(req.log, "evaluations of the new host's cluster", () =>
+      evaluateClusterServices(deps.db, deps.queues, result.row.clusterId, 'instances-changed'),
+    );
     const body: RegisterInstanceResponse = {
       containerInstanceArn: arns.containerInstance(deps.scope, result.clusterName, result.row.id),
       containerInstanceId: result.row.id,
@@ -239,7 +241,11 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       }
     }
     // After the commit, so the evaluation reads the report.
-    for (const serviceId of services) await deps.queues.evaluateService(serviceId, 'task-changed');
+    for (const serviceId of services) {
+      await nudge(req.log, 'a service evaluation', () =>
+        deps.queues.evaluateService(serviceId, 'task-changed'),
+      );
+    }
     const answer: AgentReportResponse = {
       version: beat.desiredVersion,
       status: beat.status,

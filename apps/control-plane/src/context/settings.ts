@@ -28,8 +28,46 @@ const retentionSeconds = (min: number, defaultMs: number) =>
     .max(10 * 365 * 24 * 3600)
     .default(defaultMs / 1000);
 
+/**
+ * Bounded waits on the dependencies, so no API call hangs on a slow or absent Postgres or Redis: a
+ * statement, a wait for a row lock, a transaction left idle, and a command to Redis from the API's
+ * side (queue adds, wake-ups; the workers wait out an outage). 0 turns a Postgres one off.
+ */
+const DependencyTimeoutsSchema = z.object({
+  BOSUN_DB_STATEMENT_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  BOSUN_DB_LOCK_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(10),
+  BOSUN_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
+  BOSUN_REDIS_COMMAND_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
+});
+
+export interface DependencyTimeouts {
+  /** Postgres' statement_timeout of every connection (0: none). */
+  statementTimeoutMs: number;
+  /** Postgres' lock_timeout: the longest wait for a lock (0: none). */
+  lockTimeoutMs: number;
+  /** Postgres' idle_in_transaction_session_timeout (0: none). */
+  idleInTransactionTimeoutMs: number;
+  /** The longest wait for Redis of a queue add or a wake-up made by an API call. */
+  redisCommandTimeoutMs: number;
+}
+
+function dependencyTimeoutsOf(c: z.output<typeof DependencyTimeoutsSchema>): DependencyTimeouts {
+  return {
+    statementTimeoutMs: c.BOSUN_DB_STATEMENT_TIMEOUT_SECONDS * 1000,
+    lockTimeoutMs: c.BOSUN_DB_LOCK_TIMEOUT_SECONDS * 1000,
+    idleInTransactionTimeoutMs: c.BOSUN_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS * 1000,
+    redisCommandTimeoutMs: c.BOSUN_REDIS_COMMAND_TIMEOUT_SECONDS * 1000,
+  };
+}
+
+/** The defaults, for a process started without a configuration (the tests). */
+export const DEFAULT_DEPENDENCY_TIMEOUTS: DependencyTimeouts = dependencyTimeoutsOf(
+  DependencyTimeoutsSchema.parse({}),
+);
+
 /** Everything the control plane reads from its environment, validated once at start-up. */
 const ConfigSchema = z.object({
+  ...DependencyTimeoutsSchema.shape,
   DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (postgres://user:pass@host:port/db)'),
   REDIS_URL: z.string().min(1, 'REDIS_URL is required (redis://host:port)'),
   BOSUN_LISTEN_HOST: z.string().default('127.0.0.1'),
@@ -105,6 +143,7 @@ export interface Config extends ControlPlaneSettings {
   queuePrefix: string;
   clockOffsetMs: number;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
+  timeouts: DependencyTimeouts;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -139,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queuePrefix: c.BOSUN_QUEUE_PREFIX,
     clockOffsetMs: c.BOSUN_CLOCK_OFFSET_SECONDS * 1000,
     logLevel: c.BOSUN_LOG_LEVEL,
+    timeouts: dependencyTimeoutsOf(c),
   };
 }
 

@@ -11,7 +11,11 @@ import { ensureDefaultCluster } from '../repositories/bootstrap.ts';
 import { startWorkers } from '../workers/index.ts';
 import { DependencyHealth } from './dependency-health.ts';
 import { type ControlPlaneRuntime, createRuntime } from './runtime.ts';
-import type { ControlPlaneSettings } from './settings.ts';
+import {
+  type ControlPlaneSettings,
+  DEFAULT_DEPENDENCY_TIMEOUTS,
+  type DependencyTimeouts,
+} from './settings.ts';
 
 export interface StartOptions {
   /** Migrated already (db/migrate.ts): the first process of an install applies them. */
@@ -30,6 +34,8 @@ export interface StartOptions {
   workers?: boolean;
   /** Injected in tests (signature expiry, time-dependent decisions). */
   clock?: () => Date;
+  /** Bounded waits on Postgres and Redis (BOSUN_DB_*_TIMEOUT_SECONDS, BOSUN_REDIS_COMMAND_TIMEOUT_SECONDS). */
+  timeouts?: Partial<DependencyTimeouts>;
 }
 
 export interface RunningControlPlane {
@@ -50,17 +56,37 @@ export interface RunningControlPlane {
  * subscriber) → workers → app → listen. `close` shuts down in reverse.
  */
 export async function startControlPlane(o: StartOptions): Promise<RunningControlPlane> {
-  const database = connectDatabase(
-    o.databaseUrl,
-    o.databaseConnections === undefined ? {} : { max: o.databaseConnections },
-  );
+  const timeouts = { ...DEFAULT_DEPENDENCY_TIMEOUTS, ...o.timeouts };
+  const database = connectDatabase(o.databaseUrl, {
+    ...(o.databaseConnections === undefined ? {} : { max: o.databaseConnections }),
+    statementTimeoutMs: timeouts.statementTimeoutMs,
+    lockTimeoutMs: timeouts.lockTimeoutMs,
+    idleInTransactionTimeoutMs: timeouts.idleInTransactionTimeoutMs,
+  });
+  // The workers' connection waits an outage out: BullMQ's blocking commands need that.
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  // An outage is reported by DependencyHealth (/readyz) and felt by each call; unheard, ioredis prints it.
+  redis.on('error', () => {});
+  // The API's side (queue adds, wake-ups, health pings) answers instead: a command fails at once
+  // while Redis is unreachable, and after the command timeout when it hangs.
+  const producer = new Redis(o.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: timeouts.redisCommandTimeoutMs,
+  });
+  producer.on('error', () => {});
   const adminKey = await ensureAdminKey(database.db, o.box);
   await ensureDefaultCluster(database.db);
   const log = pino({ level: o.logLevel });
-  const runtime = await createRuntime(redis, { queuePrefix: o.queuePrefix, log });
+  const runtime = await createRuntime(redis, producer, {
+    queuePrefix: o.queuePrefix,
+    log,
+    redisWaitMs: timeouts.redisCommandTimeoutMs,
+  });
+  // Redis answered the subscriber; the producer is up too before anything counts on it.
+  if (producer.status !== 'ready') await new Promise((resolve) => producer.once('ready', resolve));
   const clock = o.clock ?? (() => new Date());
-  const health = new DependencyHealth(database.sql, redis);
+  const health = new DependencyHealth(database.sql, producer);
   health.start();
   const workers =
     o.workers === false
@@ -78,7 +104,9 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
         });
   const app = buildApp({
     database,
-    redis,
+    redis: producer,
+    health,
+    ...(workers === undefined ? {} : { workers: workers.pulse }),
     keys: new AccessKeyStore(database.db, o.box),
     secretBox: o.box,
     scope: o.scope,
@@ -103,6 +131,7 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
       await workers?.close();
       await runtime.close();
       redis.disconnect();
+      producer.disconnect();
       await database.close();
     },
   };

@@ -12,13 +12,28 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function connectDatabase(url: string, options: { max?: number } = {}): Database {
+export interface DatabaseOptions {
+  max?: number;
+  /** Postgres' statement_timeout, lock_timeout, idle_in_transaction_session_timeout (0 or absent: none). */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+}
+
+export function connectDatabase(url: string, options: DatabaseOptions = {}): Database {
   const sql = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
     // A dead database must surface as an error quickly rather than a hung API call.
     connect_timeout: 5,
     idle_timeout: 30,
+    // Set on every connection at its start: a statement stuck on a lock or running away fails (and
+    // its transaction rolls back) instead of holding the caller and its connection indefinitely.
+    connection: {
+      statement_timeout: Math.round(options.statementTimeoutMs ?? 0),
+      lock_timeout: Math.round(options.lockTimeoutMs ?? 0),
+      idle_in_transaction_session_timeout: Math.round(options.idleInTransactionTimeoutMs ?? 0),
+    },
   });
   return { db: drizzle(sql, { schema }), sql, close: () => sql.end({ timeout: 5 }) };
 }

@@ -62,18 +62,83 @@ describe('GroupedStatement', () => {
     },
   );
 
-  it('rejects every call of a failed group, and goes on with the next', async () => {
+  it('rejects a lone failed call without running it again, and goes on with the next', async () => {
     let fail = true;
+    const runs: number[][] = [];
     const grouped = new GroupedStatement(async (inputs: number[]) => {
+      runs.push(inputs);
       if (fail) throw new Error('statement failed');
       return inputs;
     });
-    const a = grouped.call(1);
-    const b = grouped.call(2);
-    await expect(a).rejects.toThrow('statement failed');
-    await expect(b).rejects.toThrow('statement failed');
+    await expect(grouped.call(1)).rejects.toThrow('statement failed');
     fail = false;
     expect(await grouped.call(3)).toBe(3);
+    expect(runs).toEqual([[1], [3]]);
+  });
+
+  it('runs each member of a failed group alone: only the bad one is rejected, with its own error', async () => {
+    const runs: number[][] = [];
+    const grouped = new GroupedStatement(async (inputs: number[]) => {
+      runs.push(inputs);
+      const bad = inputs.find((n) => n < 0);
+      if (bad !== undefined) throw new Error(`refused ${bad}`);
+      return inputs.map((n) => n * 10);
+    });
+    const first = grouped.call(1);
+    // Made while the first is in flight: one group of four, with one bad member.
+    const rest = [2, -3, 4, 5].map((n) => grouped.call(n));
+    const settled = await Promise.allSettled([first, ...rest]);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : String(s.reason)))).toEqual([
+      10,
+      20,
+      'Error: refused -3',
+      40,
+      50,
+    ]);
+    expect(runs).toEqual([[1], [2, -3, 4, 5], [2], [-3], [4], [5]]);
+    // The statement goes on grouping afterwards.
+    expect(await grouped.call(6)).toBe(60);
+  });
+
+  it("rejects every member at once when the failure is not one member's (mayBeOneMember false)", async () => {
+    const runs: number[][] = [];
+    const grouped = new GroupedStatement(
+      async (inputs: number[]) => {
+        runs.push(inputs);
+        throw Object.assign(new Error('database down'), { down: true });
+      },
+      { mayBeOneMember: (err) => !(err as { down?: boolean }).down },
+    );
+    const settled = await Promise.allSettled([grouped.call(1), grouped.call(2), grouped.call(3)]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(runs).toEqual([[1], [2, 3]]);
+  });
+
+  it('keeps the next group waiting while a failed group runs its members alone', async () => {
+    const r = recorder();
+    let failNext = true;
+    const grouped = new GroupedStatement(async (inputs: number[]) => {
+      if (inputs.length > 1 && failNext) {
+        failNext = false;
+        throw new Error('one of them is bad');
+      }
+      return r.run(inputs);
+    });
+    const first = grouped.call(1);
+    await Promise.resolve();
+    const group = [grouped.call(2), grouped.call(3)];
+    await r.release();
+    expect(await first).toBe(2);
+    // The group failed: 2 and 3 run alone, side by side; 4 waits for both to finish.
+    const later = grouped.call(4);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(r.groups).toEqual([[1], [2], [3]]);
+    await r.release();
+    await r.release();
+    expect(await Promise.all(group)).toEqual([4, 6]);
+    expect(r.groups).toEqual([[1], [2], [3], [4]]);
+    await r.release();
+    expect(await later).toBe(8);
   });
 
   it('rejects the group when run answers a different number of calls', async () => {

@@ -1,10 +1,25 @@
 import type { Db } from './client.ts';
+import { databaseFailure } from './failures.ts';
 
 export interface GroupOptions {
   /** Groups running at once (1: the next group waits for the one in flight). */
   maxInFlight?: number;
   /** Calls in one group at most. */
   maxGroup?: number;
+  /**
+   * Whether a group's failure may be one member's doing, so each member is run again alone (default:
+   * always). false for a failure every member would meet alone too (the database is down).
+   */
+  mayBeOneMember?: (err: unknown) => boolean;
+}
+
+/** Members of a failed group run alone this many at a time. */
+const ALONE_AT_ONCE = 8;
+
+interface Call<In, Out> {
+  input: In;
+  resolve: (out: Out) => void;
+  reject: (err: unknown) => void;
 }
 
 /**
@@ -17,9 +32,13 @@ export interface GroupOptions {
  *
  * Written here rather than taken from DataLoader, which batches the calls of one event-loop tick: the
  * agents' requests arrive in separate ticks, and waiting for more would add latency when idle.
+ *
+ * A group is one statement, so one member Postgres refuses (a value out of range) would fail every
+ * caller in it: when a group of several fails, each member runs again alone, and only those that
+ * fail alone are rejected, each with its own error.
  */
 export class GroupedStatement<In, Out> {
-  private readonly queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
+  private readonly queue: Call<In, Out>[] = [];
   private inFlight = 0;
 
   constructor(
@@ -47,19 +66,42 @@ export class GroupedStatement<In, Out> {
         }
         for (const [i, c] of group.entries()) c.resolve(outs[i] as Out);
       })
-      .catch((err: unknown) => {
-        for (const c of group) c.reject(err);
+      .catch(async (err: unknown) => {
+        if (group.length === 1 || !(this.options.mayBeOneMember?.(err) ?? true)) {
+          for (const c of group) c.reject(err);
+          return;
+        }
+        await this.runAlone(group);
       })
       .finally(() => {
         this.inFlight -= 1;
         this.next();
       });
   }
+
+  /** Each member of a failed group on its own, a few at a time; still counted as the group in flight. */
+  private async runAlone(group: Call<In, Out>[]): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      for (let c = group[next++]; c !== undefined; c = group[next++]) {
+        try {
+          const outs = await this.run([c.input]);
+          if (outs.length !== 1) throw new Error(`grouped statement answered ${outs.length} of 1 calls`);
+          c.resolve(outs[0] as Out);
+        } catch (err) {
+          c.reject(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ALONE_AT_ONCE, group.length) }, lane));
+  }
 }
 
 /**
  * A grouped statement per database handle, made on first use (as preparedPer does for prepared
  * ones). The database itself only: statements of a transaction must not join other callers' group.
+ * A failed group's members run alone unless the database itself failed (down, a timeout): alone,
+ * each would only wait for the same failure again.
  */
 export function groupedPer<In, Out>(
   run: (db: Db, inputs: In[]) => Promise<Out[]>,
@@ -69,7 +111,10 @@ export function groupedPer<In, Out>(
   return (db) => {
     let grouped = made.get(db);
     if (grouped === undefined) {
-      grouped = new GroupedStatement((inputs) => run(db, inputs), options);
+      grouped = new GroupedStatement((inputs) => run(db, inputs), {
+        mayBeOneMember: (err) => databaseFailure(err) === undefined,
+        ...options,
+      });
       made.set(db, grouped);
     }
     return grouped;

@@ -22,6 +22,7 @@ import { insertJoinToken } from '../repositories/join-tokens.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
 import { agentConnected } from '../scheduling/inputs.ts';
+import { nudge } from '../workers/queues.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, encodeToken, maxResults, nextToken } from './pagination.ts';
 import { parseClusterQueryAt } from './placement-input.ts';
@@ -115,8 +116,10 @@ export async function describeInstance(
  * RUNNING service tasks of a draining instance within the service's min/max percent.
  */
 export async function onInstancesChanged(ctx: ActionContext, clusterId: string): Promise<void> {
-  const queued = await evaluateClusterServices(ctx.db, ctx.runtime.queues, clusterId, 'instances-changed');
-  ctx.log.debug({ clusterId, services: queued }, 'container instances changed');
+  await nudge(ctx.log, "evaluations of the cluster's services", async () => {
+    const queued = await evaluateClusterServices(ctx.db, ctx.runtime.queues, clusterId, 'instances-changed');
+    ctx.log.debug({ clusterId, services: queued }, 'container instances changed');
+  });
 }
 
 /** Instances read per round when a filter has to be evaluated in process. */

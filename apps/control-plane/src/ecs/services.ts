@@ -37,6 +37,7 @@ import { findTaskDefinition } from '../repositories/task-definitions.ts';
 import { listLiveServiceTaskIds } from '../repositories/task-reads.ts';
 import { requestTaskStops } from '../repositories/tasks.ts';
 import { deploymentTaskDefinition, serviceDeletedReason, toServiceDeployment } from '../scheduling/inputs.ts';
+import { nudge } from '../workers/queues.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { decodeToken, page } from './pagination.ts';
 import { compileConstraints, compileStrategy } from './placement-input.ts';
@@ -82,7 +83,7 @@ async function resolveTaskDefinitionRow(ctx: ActionContext, family: string, revi
 
 /** Queued after the commit: the worker reads what this call wrote. */
 async function evaluate(ctx: ActionContext, serviceId: string, trigger: 'created' | 'updated' | 'deleted') {
-  await ctx.runtime.queues.evaluateService(serviceId, trigger);
+  await nudge(ctx.log, 'a service evaluation', () => ctx.runtime.queues.evaluateService(serviceId, trigger));
 }
 
 export const CreateService = defineAction(

@@ -36,6 +36,7 @@ import {
 } from '../repositories/tasks.ts';
 import { applyOverrides } from '../scheduling/inputs.ts';
 import { submitPlacement } from '../scheduling/submit.ts';
+import { nudge } from '../workers/queues.ts';
 import { type ActionContext, defineAction } from './action.ts';
 import { instanceIdFromRef } from './container-instances.ts';
 import { type Cursor, decodeToken, maxResults, nextToken, page } from './pagination.ts';
@@ -235,7 +236,10 @@ export const StopTask = defineAction(
     }
     // A service replaces a task stopped under it at once rather than at the next sweep.
     if (result.stopped.length > 0 && row.serviceId !== null) {
-      await ctx.runtime.queues.evaluateService(row.serviceId, 'task-changed');
+      const serviceId = row.serviceId;
+      await nudge(ctx.log, 'a service evaluation', () =>
+        ctx.runtime.queues.evaluateService(serviceId, 'task-changed'),
+      );
     }
     return { task: describeTask(ctx.scope, cluster.name, row, undefined) };
   },

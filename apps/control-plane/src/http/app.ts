@@ -7,17 +7,25 @@ import { registerAgentApi } from '../agent-protocol/routes.ts';
 import type { AccessKeyStore } from '../auth/access-keys.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { verifySigV4 } from '../auth/sigv4.ts';
+import type { DependencyHealth } from '../context/dependency-health.ts';
+import { readiness } from '../context/readiness.ts';
 import type { ControlPlaneRuntime } from '../context/runtime.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Database } from '../db/client.ts';
 import { actionsByTarget } from '../ecs/index.ts';
 import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
+import type { WorkerPulse } from '../workers/pulse.ts';
 import { ecsErrorHandler, sendEcsError } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 export interface AppDeps {
   database: Database;
+  /** A connection whose commands fail at once while Redis is down (context/start.ts). */
   redis: Redis;
+  /** What this process last saw of Postgres and Redis (pinged every second): /readyz. */
+  health: DependencyHealth;
+  /** This process's workers' heartbeat; absent when it runs none. */
+  workers?: WorkerPulse;
   keys: AccessKeyStore;
   /** The master key's box: stored secrets are sealed and opened with it. */
   secretBox: SecretBox;
@@ -67,6 +75,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await deps.database.sql`select 1`;
     await deps.redis.ping();
     return reply.send({ status: 'ok' });
+  });
+
+  // Kubernetes-style probes. Live: this process's event loop answers (restart it if not).
+  app.get('/livez', async (_req, reply) => reply.send({ status: 'ok' }));
+
+  // Ready: Postgres and Redis answer and the workers work (take traffic away if not). From what the
+  // process already knows, so it answers at once even while a dependency hangs.
+  app.get('/readyz', async (_req, reply) => {
+    const r = readiness(deps.health.snapshot(), deps.workers?.state(), performance.now());
+    return reply
+      .status(r.ready ? 200 : 503)
+      .send({ status: r.ready ? 'ready' : 'not ready', notReady: r.notReady, checks: r.checks });
   });
 
   app.get('/openapi.json', async () => buildOpenApiDocument(VERSION));

@@ -1,5 +1,6 @@
 import { BosunError, type EcsErrorCode } from '@bosun/model';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { databaseFailure } from '../db/failures.ts';
 
 const AUTH_CODES = new Set<EcsErrorCode>([
   'MissingAuthenticationTokenException',
@@ -10,14 +11,23 @@ const AUTH_CODES = new Set<EcsErrorCode>([
 
 export function httpStatusFor(code: EcsErrorCode): number {
   if (code === 'ServerException') return 500;
+  if (code === 'ServiceUnavailableException') return 503;
   if (AUTH_CODES.has(code)) return 403;
   if (code === 'UnknownOperationException') return 400;
   return 400;
 }
 
+/** What the caller is told when Postgres is down or a statement ran out of time (db/failures.ts). */
+const DATABASE_MESSAGES = {
+  unavailable: 'bosun cannot reach its database right now; retry the request.',
+  timeout:
+    'A database statement of this request timed out (a slow statement or a lock held too long); retry the request.',
+} as const;
+
 /**
  * The one place that turns errors into ECS error responses. Anything the client caused is a 4xx
- * with an ECS `__type`; only faults on bosun's side become ServerException.
+ * with an ECS `__type`; Postgres or Redis down or too slow is ServiceUnavailableException (503, which
+ * the SDKs retry); any other fault on bosun's side is ServerException.
  */
 export function ecsErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   let code: EcsErrorCode;
@@ -33,8 +43,14 @@ export function ecsErrorHandler(error: FastifyError | Error, request: FastifyReq
         ? `Request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'the configured'} bytes.`
         : error.message;
   } else {
-    code = 'ServerException';
-    message = 'bosun hit an internal error; the request may be retried.';
+    const failure = databaseFailure(error);
+    if (failure !== undefined) {
+      code = 'ServiceUnavailableException';
+      message = DATABASE_MESSAGES[failure];
+    } else {
+      code = 'ServerException';
+      message = 'bosun hit an internal error; the request may be retried.';
+    }
   }
   const status = httpStatusFor(code);
   if (status >= 500) request.log.error({ err: error }, 'request failed');

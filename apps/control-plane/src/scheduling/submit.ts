@@ -1,4 +1,4 @@
-import { ServerError } from '@bosun/model';
+import { ServerError, ServiceUnavailableError } from '@bosun/model';
 import { channels } from '../agent-protocol/wake-ups.ts';
 import type { PlacementOutcome, PlacementSpec } from '../db/schema/index.ts';
 import type { ActionContext } from '../ecs/action.ts';
@@ -28,14 +28,18 @@ export async function submitPlacement(
 
   const id = request.id;
   const log = ctx.log.child({ placementRequestId: id });
+  // Redis down: the job cannot be queued (the add fails within its bound); no waiting for nothing.
+  let notQueued: unknown;
   await ctx.runtime.notifier.waitFor(
     channels.placement(id),
     ctx.settings.placementWaitMs,
     undefined,
     async () => {
       // Queued only once we listen, so the worker's message cannot come before we wait for it.
-      await ctx.runtime.queues.placeCluster(clusterId);
-      return false;
+      await ctx.runtime.queues.placeCluster(clusterId).catch((err: unknown) => {
+        notQueued = err;
+      });
+      return notQueued !== undefined;
     },
   );
 
@@ -46,6 +50,13 @@ export async function submitPlacement(
     // The worker committed between our read and the cancel.
     const done = await readPlacementOutcome(ctx.db, id);
     if (done?.status === 'DONE' && done.outcome) return done.outcome;
+  }
+  if (notQueued !== undefined) {
+    log.warn({ err: notQueued }, 'placement could not be queued; request cancelled');
+    throw new ServiceUnavailableError(
+      'bosun cannot reach Redis to place the task; no task was started. Retry the call.',
+      notQueued,
+    );
   }
   log.warn({ waitedMs: ctx.settings.placementWaitMs }, 'placement did not finish in time; request cancelled');
   throw new ServerError(

@@ -2,10 +2,13 @@ import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { housekeeping } from './housekeeping.ts';
 import { placePendingRequests, type WorkerDeps } from './placement.ts';
+import { WorkerPulse, workersStaleMs } from './pulse.ts';
 import { type Payload, QUEUE_CATALOG, type QueueKey, type Queues } from './queues.ts';
 import { evaluateService, sweepServices } from './services.ts';
 
 export interface Workers {
+  /** The workers' heartbeat, for /readyz. */
+  pulse: WorkerPulse;
   close(): Promise<void>;
 }
 
@@ -23,14 +26,19 @@ export async function startWorkers(deps: WorkerDeps & { redis: Redis; queues: Qu
     serviceSweep: () => sweepServices(deps),
     housekeeping: () => housekeeping(deps),
   };
+  const pulse = new WorkerPulse(workersStaleMs(deps.settings.serviceSweepMs));
   const workers = (Object.keys(QUEUE_CATALOG) as QueueKey[]).map((key) => {
     const entry = QUEUE_CATALOG[key];
     const run = processors[key] as (payload: unknown) => Promise<unknown>;
-    const worker = new Worker(entry.name, async (job: Job) => run(entry.payload.parse(job.data)), {
-      connection: deps.redis,
-      prefix: deps.queues.prefix,
-      concurrency: entry.concurrency,
-    });
+    const worker = new Worker(
+      entry.name,
+      (job: Job) => pulse.track(() => run(entry.payload.parse(job.data))),
+      {
+        connection: deps.redis,
+        prefix: deps.queues.prefix,
+        concurrency: entry.concurrency,
+      },
+    );
     worker.on('failed', (job, err) =>
       deps.log.error({ err, jobId: job?.id, queue: entry.name }, 'job failed'),
     );
@@ -55,7 +63,14 @@ export async function startWorkers(deps: WorkerDeps & { redis: Redis; queues: Qu
       s.assert().catch((err: unknown) => deps.log.warn({ err }, `cannot re-assert the ${s.name} schedule`));
     }, s.reassertMs),
   );
+  timers.push(
+    setInterval(
+      () => pulse.tick(workers.every((w) => w.isRunning())),
+      Math.min(deps.settings.serviceSweepMs, 1_000),
+    ),
+  );
   return {
+    pulse,
     async close() {
       for (const t of timers) clearInterval(t);
       await Promise.all(workers.map((w) => w.close()));

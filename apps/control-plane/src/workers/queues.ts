@@ -1,3 +1,4 @@
+import { ServiceUnavailableError } from '@bosun/model';
 import { type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -74,20 +75,30 @@ export type QueueKey = keyof typeof QUEUE_CATALOG;
 export type Payload<K extends QueueKey> = z.output<(typeof QUEUE_CATALOG)[K]['payload']>;
 export type TypedJob<K extends QueueKey> = Job<Payload<K>>;
 
-/** The producing side, typed by the catalog: `queues.add('services', { serviceId, trigger }, jobId)`. */
+/**
+ * The producing side, typed by the catalog: `queues.add('services', { serviceId, trigger }, jobId)`.
+ * Over a connection that fails at once while Redis is unreachable (context/start.ts), and each call
+ * bounded by `waitMs` besides: an API call that queues a job answers while Redis is down or hung,
+ * with ServiceUnavailableError, instead of waiting for it to come back.
+ */
 export class Queues {
   private readonly queues: { [K in QueueKey]: Queue };
 
   constructor(
     connection: Redis,
     readonly prefix: string,
+    private readonly waitMs: number,
   ) {
-    const make = (key: QueueKey) =>
-      new Queue(QUEUE_CATALOG[key].name, {
+    const make = (key: QueueKey) => {
+      const queue = new Queue(QUEUE_CATALOG[key].name, {
         connection,
         prefix,
         defaultJobOptions: QUEUE_CATALOG[key].options,
       });
+      // Connection errors reach each call (bounded) and DependencyHealth; unheard, BullMQ prints them.
+      queue.on('error', () => {});
+      return queue;
+    };
     this.queues = {
       placement: make('placement'),
       housekeeping: make('housekeeping'),
@@ -99,15 +110,17 @@ export class Queues {
   /** `jobId` deduplicates: adding a job whose id is still queued or running does nothing. */
   async add<K extends QueueKey>(key: K, payload: Payload<K>, jobId?: string): Promise<void> {
     const data = QUEUE_CATALOG[key].payload.parse(payload);
-    await this.queues[key].add(key, data, jobId === undefined ? {} : { jobId });
+    await this.bounded(key, () => this.queues[key].add(key, data, jobId === undefined ? {} : { jobId }));
   }
 
   /** Asks for the placement of a cluster's PENDING requests (see the catalog's `placement`). */
   async placeCluster(clusterId: string): Promise<void> {
     const data = QUEUE_CATALOG.placement.payload.parse({ clusterId });
-    await this.queues.placement.add('place', data, {
-      deduplication: { id: clusterId, keepLastIfActive: true },
-    });
+    await this.bounded('placement', () =>
+      this.queues.placement.add('place', data, {
+        deduplication: { id: clusterId, keepLastIfActive: true },
+      }),
+    );
   }
 
   /**
@@ -118,9 +131,11 @@ export class Queues {
    */
   async evaluateService(serviceId: string, trigger: Payload<'services'>['trigger']): Promise<void> {
     const data = QUEUE_CATALOG.services.payload.parse({ serviceId, trigger });
-    await this.queues.services.add('evaluate', data, {
-      deduplication: { id: serviceId, keepLastIfActive: true },
-    });
+    await this.bounded('services', () =>
+      this.queues.services.add('evaluate', data, {
+        deduplication: { id: serviceId, keepLastIfActive: true },
+      }),
+    );
   }
 
   /**
@@ -131,10 +146,12 @@ export class Queues {
    */
   async wakeServiceAt(serviceId: string, delayMs: number): Promise<void> {
     const data = QUEUE_CATALOG.services.payload.parse({ serviceId, trigger: 'timer' });
-    await this.queues.services.add('evaluate', data, {
-      delay: Math.max(0, Math.round(delayMs)),
-      deduplication: { id: `${serviceId}:timer`, keepLastIfActive: true, replace: true },
-    });
+    await this.bounded('services', () =>
+      this.queues.services.add('evaluate', data, {
+        delay: Math.max(0, Math.round(delayMs)),
+        deduplication: { id: `${serviceId}:timer`, keepLastIfActive: true, replace: true },
+      }),
+    );
   }
 
   /** The services sweep, every `everyMs` (BOSUN_SERVICE_SWEEP_SECONDS); idempotent like housekeeping's. */
@@ -157,5 +174,48 @@ export class Queues {
 
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
+  }
+
+  /**
+   * One producer call, answered within `waitMs` whatever Redis does. A call that times out may still
+   * land later, which is harmless: every job is safe to run twice, and RunTask cancels its request
+   * under the row lock (scheduling/submit.ts) so a late placement finds nothing to do.
+   */
+  private async bounded(queue: string, op: () => Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${this.waitMs} ms`)), this.waitMs);
+        }),
+      ]);
+    } catch (err) {
+      throw new ServiceUnavailableError(
+        `bosun cannot reach Redis to queue a ${queue} job (${err instanceof Error ? err.message : String(err)}); retry the request.`,
+        err,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** What nudge logs with (pino's and fastify's loggers). */
+interface WarnLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * An enqueue that only hastens what the services sweep does anyway (it evaluates every live service
+ * each BOSUN_SERVICE_SWEEP_SECONDS once Redis answers): when it fails, the caller's own work is
+ * committed already, so the failure is logged and the caller carries on (an agent's report, a new
+ * host, StopTask, CreateService…), rather than being told to retry what succeeded.
+ */
+export async function nudge(log: WarnLog, what: string, enqueue: () => Promise<unknown>): Promise<void> {
+  try {
+    await enqueue();
+  } catch (err) {
+    log.warn({ err }, `${what} not queued; the services sweep will do it`);
   }
 }
