@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredTask, TaskStateReport } from '@bosun/model';
 import type { Logger } from 'pino';
+import { Backoff, LONG_POLL_BACKOFF } from './backoff.ts';
 import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
 import {
   type DockerController,
@@ -88,6 +89,7 @@ export class Agent {
   readonly #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   #inFlight = new Set<Promise<void>>();
+  readonly #pollBackoff = new Backoff(LONG_POLL_BACKOFF);
 
   constructor(
     private readonly docker: DockerController,
@@ -158,8 +160,8 @@ export class Agent {
     void wrapped.finally(() => this.#inFlight.delete(wrapped));
   }
 
+  /** Long-polls back to back while it works; after a failure, waits a jittered, capped back-off. */
   async #pollDesired(): Promise<void> {
-    let failures = 0;
     while (!this.#stopping) {
       try {
         const res = await this.client.desired(
@@ -168,20 +170,21 @@ export class Agent {
           this.#abort.signal,
         );
         this.#lastContact = this.clock();
-        if (failures > 0) this.log.info('control plane reachable again');
-        failures = 0;
+        if (this.#pollBackoff.failures > 0) this.log.info('control plane reachable again');
+        this.#pollBackoff.reset();
         this.#applyDesired(res.version, res.tasks);
       } catch (e) {
         if (this.#stopping) return;
-        failures++;
+        const delay = this.#pollBackoff.fail();
+        const failures = this.#pollBackoff.failures;
         const fatal = e instanceof ControlPlaneError && !e.retryable;
         if (fatal || failures === 1 || failures % 10 === 0) {
           this.log.warn(
-            { err: (e as Error).message, failures },
+            { err: (e as Error).message, failures, retryInMs: delay },
             'cannot fetch desired tasks; running tasks keep running',
           );
         }
-        await sleep(Math.min(500 * 2 ** Math.min(failures, 5), 15_000));
+        await sleep(delay, undefined, { signal: this.#abort.signal }).catch(() => {});
       }
     }
   }

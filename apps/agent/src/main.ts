@@ -2,6 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { type Logger, pino } from 'pino';
 import { Agent } from './agent.ts';
+import {
+  Backoff,
+  type BackoffPolicy,
+  DOCKER_BACKOFF,
+  HEARTBEAT_BACKOFF,
+  REGISTER_BACKOFF,
+} from './backoff.ts';
 import { loadAgentConfig } from './config.ts';
 import { ControlPlaneClient, ControlPlaneError, heartbeatWaitMs } from './control-plane-client.ts';
 import { createDockerController } from './docker/controller.ts';
@@ -33,7 +40,10 @@ async function main() {
           '`scripts/bosun join-token --cluster NAME` and start the agent with BOSUN_JOIN_TOKEN set.',
       );
     }
-    const reg = await client.register({ ...host, joinToken: config.joinToken });
+    const joinToken = config.joinToken;
+    const reg = await untilDone(log, 'register with the control plane', REGISTER_BACKOFF, () =>
+      client.register({ ...host, joinToken }),
+    );
     state = {
       containerInstanceArn: reg.containerInstanceArn,
       containerInstanceId: reg.containerInstanceId,
@@ -82,46 +92,82 @@ async function main() {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  let failures = 0;
+  const beats = new Backoff(HEARTBEAT_BACKOFF);
   let intervalMs = 2000;
   // The first heartbeat always goes: it carries this start's hostname and versionInfo.
   let beaten = false;
   while (!stopping) {
     const wait = heartbeatWaitMs(client.lastReportAt, performance.now(), intervalMs);
-    if (beaten && failures === 0 && wait > 0) {
+    if (beaten && beats.failures === 0 && wait > 0) {
       await sleep(wait);
       continue;
     }
+    let delay: number;
     try {
       const beat = await client.heartbeat({ hostname: host.hostname, versionInfo: host.versionInfo });
       intervalMs = beat.heartbeatIntervalSeconds * 1000;
       beaten = true;
       agent.noteContact();
-      if (failures > 0) log.info('control plane reachable again');
-      failures = 0;
+      if (beats.failures > 0) log.info('control plane reachable again');
+      beats.reset();
+      delay = intervalMs;
     } catch (e) {
-      failures++;
+      delay = beats.fail();
+      const failures = beats.failures;
       if (e instanceof ControlPlaneError && !e.retryable) {
-        log.error({ err: e.message }, 'control plane refused this agent');
+        log.error({ err: e.message, retryInMs: delay }, 'control plane refused this agent');
       } else if (failures === 1 || failures % 10 === 0) {
-        log.warn({ err: (e as Error).message, failures }, 'control plane unreachable; tasks keep running');
+        log.warn(
+          { err: (e as Error).message, failures, retryInMs: delay },
+          'control plane unreachable; tasks keep running',
+        );
       }
     }
-    await sleep(failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** Math.min(failures, 4), 15_000));
+    await sleep(delay);
   }
   // stop() exits once the reconcile loop has written its state.
 }
 
 /** Docker may start after the agent (boot order, a restarting daemon): wait rather than exit. */
 async function waitForDocker(docker: Docker, log: Logger): Promise<DockerInfo> {
-  for (let attempt = 1; ; attempt++) {
+  const backoff = new Backoff(DOCKER_BACKOFF);
+  for (;;) {
     try {
       return (await docker.info()) as DockerInfo;
     } catch (e) {
-      if (attempt === 1 || attempt % 30 === 0) {
+      const delay = backoff.fail();
+      if (backoff.failures === 1 || backoff.failures % 30 === 0) {
         log.warn({ err: (e as Error).message }, 'Docker is not reachable yet; waiting');
       }
-      await sleep(Math.min(250 * attempt, 2000));
+      await sleep(delay);
+    }
+  }
+}
+
+/**
+ * A call that must succeed before the agent can go on (registration): retried with a jittered back-off
+ * while the control plane is away or failing; a refusal (a bad or used join token) ends the agent.
+ */
+async function untilDone<T>(
+  log: Logger,
+  what: string,
+  policy: BackoffPolicy,
+  call: () => Promise<T>,
+): Promise<T> {
+  const backoff = new Backoff(policy);
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof ControlPlaneError && !e.retryable) throw e;
+      const delay = backoff.fail();
+      if (backoff.failures === 1 || backoff.failures % 10 === 0) {
+        log.warn(
+          { err: (e as Error).message, failures: backoff.failures, retryInMs: delay },
+          `cannot ${what} yet; retrying`,
+        );
+      }
+      await sleep(delay);
     }
   }
 }
