@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredTask, TaskStateReport } from '@bosun/model';
+import type { DesiredTask } from '@bosun/model';
 import type { Logger } from 'pino';
 import { Backoff, LONG_POLL_BACKOFF } from './backoff.ts';
 import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
@@ -18,6 +18,7 @@ import {
   stepTask,
   type TaskRecord,
 } from './reconcile/step.ts';
+import { ReportOutbox } from './reports/outbox.ts';
 import type { TaskStore } from './task-store.ts';
 
 export interface AgentSettings extends StepSettings {
@@ -66,9 +67,8 @@ export class Agent {
   readonly #tasks = new Map<string, TaskEntry>();
   readonly #busy = new Set<string>();
   readonly #again = new Set<string>();
-  /** The last report the control plane accepted, per task, to send only what changed. */
-  readonly #acked = new Map<string, string>();
-  readonly #pending = new Map<string, TaskStateReport>();
+  /** Reports on their way to the control plane: bounded, chunked, retried with back-off. */
+  readonly #outbox: ReportOutbox;
   #version = 0;
   /**
    * Orders container lists against actions: a full scan's list can have been taken while a task was
@@ -83,8 +83,6 @@ export class Agent {
   #stopping = false;
   #scheduled = false;
   #eventTimer: NodeJS.Timeout | undefined;
-  #flushing = false;
-  #flushRetry: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
@@ -100,6 +98,7 @@ export class Agent {
     private readonly clock: () => number = Date.now,
   ) {
     this.#lastContact = clock();
+    this.#outbox = new ReportOutbox(client, log, () => this.noteContact());
   }
 
   async start(): Promise<void> {
@@ -121,7 +120,7 @@ export class Agent {
     this.#unwatch?.();
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#eventTimer);
-    if (this.#flushRetry) clearTimeout(this.#flushRetry);
+    this.#outbox.stop();
     // Brief: a Docker stop may take its full timeout, and the records already make any cut-off safe.
     await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(3000)]);
     await this.#persist();
@@ -169,7 +168,7 @@ export class Agent {
           this.settings.longPollSeconds,
           this.#abort.signal,
         );
-        this.#lastContact = this.clock();
+        this.noteContact();
         if (this.#pollBackoff.failures > 0) this.log.info('control plane reachable again');
         this.#pollBackoff.reset();
         this.#applyDesired(res.version, res.tasks);
@@ -305,10 +304,10 @@ export class Agent {
           'task',
         );
       }
-      this.#queueReport(out.report);
+      this.#outbox.queue(out.report);
       if (entry.released && isFullyCleanedUp(entry.record, observed)) {
         this.#tasks.delete(taskId);
-        this.#acked.delete(taskId);
+        this.#outbox.forget(taskId);
         this.#actedAt.delete(taskId);
         await this.#persist();
         return;
@@ -426,43 +425,6 @@ export class Agent {
       }
     }
     await this.docker.removeTaskResources(taskId).catch(() => {});
-  }
-
-  #queueReport(report: TaskStateReport): void {
-    const text = JSON.stringify(report);
-    if (this.#acked.get(report.taskId) === text) return;
-    this.#pending.set(report.taskId, report);
-    void this.#flushReports();
-  }
-
-  /** At-least-once: a report stays pending until the control plane accepted it, retried with back-off. */
-  async #flushReports(attempt = 0): Promise<void> {
-    if (this.#flushing || this.#pending.size === 0 || this.#stopping) return;
-    this.#flushing = true;
-    const batch = [...this.#pending.values()];
-    try {
-      await this.client.report({ tasks: batch });
-      this.#lastContact = this.clock();
-      for (const r of batch) {
-        const text = JSON.stringify(r);
-        this.#acked.set(r.taskId, text);
-        if (JSON.stringify(this.#pending.get(r.taskId)) === text) this.#pending.delete(r.taskId);
-      }
-      this.#flushing = false;
-      if (this.#pending.size > 0) void this.#flushReports();
-    } catch (e) {
-      this.#flushing = false;
-      if (attempt === 0 || attempt % 10 === 0) {
-        this.log.warn(
-          { err: (e as Error).message, pending: this.#pending.size },
-          'cannot report task state; will retry',
-        );
-      }
-      this.#flushRetry = setTimeout(
-        () => void this.#flushReports(attempt + 1),
-        Math.min(250 * 2 ** Math.min(attempt, 6), 10_000),
-      );
-    }
   }
 
   #persist(): Promise<void> {
