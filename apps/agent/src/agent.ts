@@ -78,6 +78,13 @@ export class Agent {
   readonly #actedAt = new Map<string, number>();
   /** When the control plane last answered (desired state or a report). */
   #lastContact: number;
+  /** False until the control plane first answered this process (#lastContact starts at the start). */
+  #contacted = false;
+  /** Docker as the last container list found it. */
+  #docker: { reachable: boolean | undefined; checkedAt: number | undefined; error?: string } = {
+    reachable: undefined,
+    checkedAt: undefined,
+  };
   /** True once this process has the control plane's list: only then are unknown containers orphans. */
   #authoritative = false;
   #stopping = false;
@@ -129,6 +136,31 @@ export class Agent {
   /** The control plane answered (e.g. a heartbeat): a long-poll in flight is not silence. */
   noteContact(): void {
     this.#lastContact = this.clock();
+    this.#contacted = true;
+  }
+
+  /** What the loops know, for health.json (health.ts). */
+  healthView() {
+    return {
+      lastContactAt: this.#contacted ? this.#lastContact : undefined,
+      desiredStateFailures: this.#pollBackoff.failures,
+      docker: { ...this.#docker },
+      taskStatuses: [...this.#tasks.values()].map((t) => t.record.status),
+      reports: {
+        pending: this.#outbox.pending,
+        dropped: this.#outbox.dropped,
+        failures: this.#outbox.failures,
+        lastError: this.#outbox.lastError,
+      },
+    };
+  }
+
+  /** Docker answered a list, or did not. */
+  #noteDocker(error: unknown): void {
+    this.#docker =
+      error === undefined
+        ? { reachable: true, checkedAt: this.clock() }
+        : { reachable: false, checkedAt: this.clock(), error: (error as Error).message };
   }
 
   /** Asks for a reconcile of every task soon; bursts of events collapse into one. */
@@ -218,7 +250,9 @@ export class Agent {
     const listedAt = ++this.#tick;
     try {
       observed = await this.docker.listTaskContainers(this.settings.instanceId);
+      this.#noteDocker(undefined);
     } catch (e) {
+      this.#noteDocker(e);
       this.log.warn({ err: (e as Error).message }, 'cannot list containers; Docker unreachable?');
       return;
     }

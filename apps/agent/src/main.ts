@@ -12,6 +12,8 @@ import {
 import { loadAgentConfig } from './config.ts';
 import { ControlPlaneClient, ControlPlaneError, heartbeatWaitMs } from './control-plane-client.ts';
 import { createDockerController } from './docker/controller.ts';
+import { describeHealth } from './health.ts';
+import { HealthReporter } from './health-report.ts';
 import { type DockerInfo, describeHost } from './host.ts';
 import { StateStore } from './state-store.ts';
 import { TaskStore } from './task-store.ts';
@@ -59,6 +61,7 @@ async function main() {
     );
   }
   client.setCredential(state.credential);
+  const registered = state.containerInstanceArn;
 
   const agent = new Agent(
     createDockerController(docker, {
@@ -83,17 +86,47 @@ async function main() {
   );
   await agent.start();
 
+  const startedAt = Date.now();
+  const beats = new Backoff(HEARTBEAT_BACKOFF);
+  let intervalMs = 2000;
+  const health = new HealthReporter(
+    config.stateDir,
+    config.healthPort,
+    () => {
+      const view = agent.healthView();
+      return describeHealth({
+        now: Date.now(),
+        startedAt,
+        containerInstanceArn: registered,
+        controlPlaneUrl: config.controlPlaneUrl,
+        lastContactAt: view.lastContactAt,
+        heartbeatIntervalMs: intervalMs,
+        failures: {
+          heartbeat: beats.failures,
+          desiredState: view.desiredStateFailures,
+          reports: view.reports.failures,
+        },
+        docker: view.docker,
+        taskStatuses: view.taskStatuses,
+        reports: view.reports,
+      });
+    },
+    log,
+  );
+  await health.start();
+
   let stopping = false;
   const stop = (signal: string) => {
     log.info({ signal }, 'agent stopping; running containers are left running');
     stopping = true;
-    void agent.stop().then(() => process.exit(0));
+    void agent
+      .stop()
+      .then(() => health.stop())
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const beats = new Backoff(HEARTBEAT_BACKOFF);
-  let intervalMs = 2000;
   // The first heartbeat always goes: it carries this start's hostname and versionInfo.
   let beaten = false;
   while (!stopping) {
