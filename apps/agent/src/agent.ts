@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredTask, TaskStateReport } from '@bosun/model';
+import type { DesiredTask } from '@bosun/model';
 import type { Logger } from 'pino';
+import { Backoff, LONG_POLL_BACKOFF } from './backoff.ts';
 import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
 import {
   type DockerController,
@@ -17,6 +18,7 @@ import {
   stepTask,
   type TaskRecord,
 } from './reconcile/step.ts';
+import { ReportOutbox } from './reports/outbox.ts';
 import type { TaskStore } from './task-store.ts';
 
 export interface AgentSettings extends StepSettings {
@@ -65,9 +67,8 @@ export class Agent {
   readonly #tasks = new Map<string, TaskEntry>();
   readonly #busy = new Set<string>();
   readonly #again = new Set<string>();
-  /** The last report the control plane accepted, per task, to send only what changed. */
-  readonly #acked = new Map<string, string>();
-  readonly #pending = new Map<string, TaskStateReport>();
+  /** Reports on their way to the control plane: bounded, chunked, retried with back-off. */
+  readonly #outbox: ReportOutbox;
   #version = 0;
   /**
    * Orders container lists against actions: a full scan's list can have been taken while a task was
@@ -77,17 +78,23 @@ export class Agent {
   readonly #actedAt = new Map<string, number>();
   /** When the control plane last answered (desired state or a report). */
   #lastContact: number;
+  /** False until the control plane first answered this process (#lastContact starts at the start). */
+  #contacted = false;
+  /** Docker as the last container list found it. */
+  #docker: { reachable: boolean | undefined; checkedAt: number | undefined; error?: string } = {
+    reachable: undefined,
+    checkedAt: undefined,
+  };
   /** True once this process has the control plane's list: only then are unknown containers orphans. */
   #authoritative = false;
   #stopping = false;
   #scheduled = false;
   #eventTimer: NodeJS.Timeout | undefined;
-  #flushing = false;
-  #flushRetry: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   #inFlight = new Set<Promise<void>>();
+  readonly #pollBackoff = new Backoff(LONG_POLL_BACKOFF);
 
   constructor(
     private readonly docker: DockerController,
@@ -98,6 +105,7 @@ export class Agent {
     private readonly clock: () => number = Date.now,
   ) {
     this.#lastContact = clock();
+    this.#outbox = new ReportOutbox(client, log, () => this.noteContact());
   }
 
   async start(): Promise<void> {
@@ -119,7 +127,7 @@ export class Agent {
     this.#unwatch?.();
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#eventTimer);
-    if (this.#flushRetry) clearTimeout(this.#flushRetry);
+    this.#outbox.stop();
     // Brief: a Docker stop may take its full timeout, and the records already make any cut-off safe.
     await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(3000)]);
     await this.#persist();
@@ -128,6 +136,31 @@ export class Agent {
   /** The control plane answered (e.g. a heartbeat): a long-poll in flight is not silence. */
   noteContact(): void {
     this.#lastContact = this.clock();
+    this.#contacted = true;
+  }
+
+  /** What the loops know, for health.json (health.ts). */
+  healthView() {
+    return {
+      lastContactAt: this.#contacted ? this.#lastContact : undefined,
+      desiredStateFailures: this.#pollBackoff.failures,
+      docker: { ...this.#docker },
+      taskStatuses: [...this.#tasks.values()].map((t) => t.record.status),
+      reports: {
+        pending: this.#outbox.pending,
+        dropped: this.#outbox.dropped,
+        failures: this.#outbox.failures,
+        lastError: this.#outbox.lastError,
+      },
+    };
+  }
+
+  /** Docker answered a list, or did not. */
+  #noteDocker(error: unknown): void {
+    this.#docker =
+      error === undefined
+        ? { reachable: true, checkedAt: this.clock() }
+        : { reachable: false, checkedAt: this.clock(), error: (error as Error).message };
   }
 
   /** Asks for a reconcile of every task soon; bursts of events collapse into one. */
@@ -158,8 +191,8 @@ export class Agent {
     void wrapped.finally(() => this.#inFlight.delete(wrapped));
   }
 
+  /** Long-polls back to back while it works; after a failure, waits a jittered, capped back-off. */
   async #pollDesired(): Promise<void> {
-    let failures = 0;
     while (!this.#stopping) {
       try {
         const res = await this.client.desired(
@@ -167,21 +200,22 @@ export class Agent {
           this.settings.longPollSeconds,
           this.#abort.signal,
         );
-        this.#lastContact = this.clock();
-        if (failures > 0) this.log.info('control plane reachable again');
-        failures = 0;
+        this.noteContact();
+        if (this.#pollBackoff.failures > 0) this.log.info('control plane reachable again');
+        this.#pollBackoff.reset();
         this.#applyDesired(res.version, res.tasks);
       } catch (e) {
         if (this.#stopping) return;
-        failures++;
+        const delay = this.#pollBackoff.fail();
+        const failures = this.#pollBackoff.failures;
         const fatal = e instanceof ControlPlaneError && !e.retryable;
         if (fatal || failures === 1 || failures % 10 === 0) {
           this.log.warn(
-            { err: (e as Error).message, failures },
+            { err: (e as Error).message, failures, retryInMs: delay },
             'cannot fetch desired tasks; running tasks keep running',
           );
         }
-        await sleep(Math.min(500 * 2 ** Math.min(failures, 5), 15_000));
+        await sleep(delay, undefined, { signal: this.#abort.signal }).catch(() => {});
       }
     }
   }
@@ -216,7 +250,9 @@ export class Agent {
     const listedAt = ++this.#tick;
     try {
       observed = await this.docker.listTaskContainers(this.settings.instanceId);
+      this.#noteDocker(undefined);
     } catch (e) {
+      this.#noteDocker(e);
       this.log.warn({ err: (e as Error).message }, 'cannot list containers; Docker unreachable?');
       return;
     }
@@ -302,10 +338,10 @@ export class Agent {
           'task',
         );
       }
-      this.#queueReport(out.report);
+      this.#outbox.queue(out.report);
       if (entry.released && isFullyCleanedUp(entry.record, observed)) {
         this.#tasks.delete(taskId);
-        this.#acked.delete(taskId);
+        this.#outbox.forget(taskId);
         this.#actedAt.delete(taskId);
         await this.#persist();
         return;
@@ -423,43 +459,6 @@ export class Agent {
       }
     }
     await this.docker.removeTaskResources(taskId).catch(() => {});
-  }
-
-  #queueReport(report: TaskStateReport): void {
-    const text = JSON.stringify(report);
-    if (this.#acked.get(report.taskId) === text) return;
-    this.#pending.set(report.taskId, report);
-    void this.#flushReports();
-  }
-
-  /** At-least-once: a report stays pending until the control plane accepted it, retried with back-off. */
-  async #flushReports(attempt = 0): Promise<void> {
-    if (this.#flushing || this.#pending.size === 0 || this.#stopping) return;
-    this.#flushing = true;
-    const batch = [...this.#pending.values()];
-    try {
-      await this.client.report({ tasks: batch });
-      this.#lastContact = this.clock();
-      for (const r of batch) {
-        const text = JSON.stringify(r);
-        this.#acked.set(r.taskId, text);
-        if (JSON.stringify(this.#pending.get(r.taskId)) === text) this.#pending.delete(r.taskId);
-      }
-      this.#flushing = false;
-      if (this.#pending.size > 0) void this.#flushReports();
-    } catch (e) {
-      this.#flushing = false;
-      if (attempt === 0 || attempt % 10 === 0) {
-        this.log.warn(
-          { err: (e as Error).message, pending: this.#pending.size },
-          'cannot report task state; will retry',
-        );
-      }
-      this.#flushRetry = setTimeout(
-        () => void this.#flushReports(attempt + 1),
-        Math.min(250 * 2 ** Math.min(attempt, 6), 10_000),
-      );
-    }
   }
 
   #persist(): Promise<void> {

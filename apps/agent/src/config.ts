@@ -48,6 +48,8 @@ const AgentConfigSchema = z.object({
   BOSUN_AGENT_TEST_SCAN_DELAY_MS: z._default(num(0, 60_000), 0),
   /** Stop all tasks after this long without the control plane; 0 = never (the default). */
   BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS: z._default(num(0), 0),
+  /** Serve GET /health on 127.0.0.1 at this port; 0 = off (health.json is written either way). */
+  BOSUN_AGENT_HEALTH_PORT: z._default(int(0, 65535), 0),
 });
 
 export interface AgentConfig {
@@ -73,6 +75,8 @@ export interface AgentConfig {
   crashAfterCreate: boolean;
   scanDelayMs: number;
   stopTasksAfterDisconnectMs: number;
+  /** 0 = no health endpoint. */
+  healthPort: number;
 }
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -111,6 +115,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     crashAfterCreate: c.BOSUN_AGENT_CRASH_AFTER_CREATE === '1',
     scanDelayMs: c.BOSUN_AGENT_TEST_SCAN_DELAY_MS,
     stopTasksAfterDisconnectMs: c.BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS * 1000,
+    healthPort: c.BOSUN_AGENT_HEALTH_PORT,
   };
 }
 

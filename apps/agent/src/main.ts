@@ -2,9 +2,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { type Logger, pino } from 'pino';
 import { Agent } from './agent.ts';
+import {
+  Backoff,
+  type BackoffPolicy,
+  DOCKER_BACKOFF,
+  HEARTBEAT_BACKOFF,
+  REGISTER_BACKOFF,
+} from './backoff.ts';
 import { loadAgentConfig } from './config.ts';
 import { ControlPlaneClient, ControlPlaneError, heartbeatWaitMs } from './control-plane-client.ts';
 import { createDockerController } from './docker/controller.ts';
+import { describeHealth } from './health.ts';
+import { HealthReporter } from './health-report.ts';
 import { type DockerInfo, describeHost } from './host.ts';
 import { StateStore } from './state-store.ts';
 import { TaskStore } from './task-store.ts';
@@ -33,7 +42,10 @@ async function main() {
           '`scripts/bosun join-token --cluster NAME` and start the agent with BOSUN_JOIN_TOKEN set.',
       );
     }
-    const reg = await client.register({ ...host, joinToken: config.joinToken });
+    const joinToken = config.joinToken;
+    const reg = await untilDone(log, 'register with the control plane', REGISTER_BACKOFF, () =>
+      client.register({ ...host, joinToken }),
+    );
     state = {
       containerInstanceArn: reg.containerInstanceArn,
       containerInstanceId: reg.containerInstanceId,
@@ -49,6 +61,7 @@ async function main() {
     );
   }
   client.setCredential(state.credential);
+  const registered = state.containerInstanceArn;
 
   const agent = new Agent(
     createDockerController(docker, {
@@ -73,55 +86,121 @@ async function main() {
   );
   await agent.start();
 
+  const startedAt = Date.now();
+  const beats = new Backoff(HEARTBEAT_BACKOFF);
+  let intervalMs = 2000;
+  const health = new HealthReporter(
+    config.stateDir,
+    config.healthPort,
+    () => {
+      const view = agent.healthView();
+      return describeHealth({
+        now: Date.now(),
+        startedAt,
+        containerInstanceArn: registered,
+        controlPlaneUrl: config.controlPlaneUrl,
+        lastContactAt: view.lastContactAt,
+        heartbeatIntervalMs: intervalMs,
+        failures: {
+          heartbeat: beats.failures,
+          desiredState: view.desiredStateFailures,
+          reports: view.reports.failures,
+        },
+        docker: view.docker,
+        taskStatuses: view.taskStatuses,
+        reports: view.reports,
+      });
+    },
+    log,
+  );
+  await health.start();
+
   let stopping = false;
   const stop = (signal: string) => {
     log.info({ signal }, 'agent stopping; running containers are left running');
     stopping = true;
-    void agent.stop().then(() => process.exit(0));
+    void agent
+      .stop()
+      .then(() => health.stop())
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  let failures = 0;
-  let intervalMs = 2000;
   // The first heartbeat always goes: it carries this start's hostname and versionInfo.
   let beaten = false;
   while (!stopping) {
     const wait = heartbeatWaitMs(client.lastReportAt, performance.now(), intervalMs);
-    if (beaten && failures === 0 && wait > 0) {
+    if (beaten && beats.failures === 0 && wait > 0) {
       await sleep(wait);
       continue;
     }
+    let delay: number;
     try {
       const beat = await client.heartbeat({ hostname: host.hostname, versionInfo: host.versionInfo });
       intervalMs = beat.heartbeatIntervalSeconds * 1000;
       beaten = true;
       agent.noteContact();
-      if (failures > 0) log.info('control plane reachable again');
-      failures = 0;
+      if (beats.failures > 0) log.info('control plane reachable again');
+      beats.reset();
+      delay = intervalMs;
     } catch (e) {
-      failures++;
+      delay = beats.fail();
+      const failures = beats.failures;
       if (e instanceof ControlPlaneError && !e.retryable) {
-        log.error({ err: e.message }, 'control plane refused this agent');
+        log.error({ err: e.message, retryInMs: delay }, 'control plane refused this agent');
       } else if (failures === 1 || failures % 10 === 0) {
-        log.warn({ err: (e as Error).message, failures }, 'control plane unreachable; tasks keep running');
+        log.warn(
+          { err: (e as Error).message, failures, retryInMs: delay },
+          'control plane unreachable; tasks keep running',
+        );
       }
     }
-    await sleep(failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** Math.min(failures, 4), 15_000));
+    await sleep(delay);
   }
   // stop() exits once the reconcile loop has written its state.
 }
 
 /** Docker may start after the agent (boot order, a restarting daemon): wait rather than exit. */
 async function waitForDocker(docker: Docker, log: Logger): Promise<DockerInfo> {
-  for (let attempt = 1; ; attempt++) {
+  const backoff = new Backoff(DOCKER_BACKOFF);
+  for (;;) {
     try {
       return (await docker.info()) as DockerInfo;
     } catch (e) {
-      if (attempt === 1 || attempt % 30 === 0) {
+      const delay = backoff.fail();
+      if (backoff.failures === 1 || backoff.failures % 30 === 0) {
         log.warn({ err: (e as Error).message }, 'Docker is not reachable yet; waiting');
       }
-      await sleep(Math.min(250 * attempt, 2000));
+      await sleep(delay);
+    }
+  }
+}
+
+/**
+ * A call that must succeed before the agent can go on (registration): retried with a jittered back-off
+ * while the control plane is away or failing; a refusal (a bad or used join token) ends the agent.
+ */
+async function untilDone<T>(
+  log: Logger,
+  what: string,
+  policy: BackoffPolicy,
+  call: () => Promise<T>,
+): Promise<T> {
+  const backoff = new Backoff(policy);
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof ControlPlaneError && !e.retryable) throw e;
+      const delay = backoff.fail();
+      if (backoff.failures === 1 || backoff.failures % 10 === 0) {
+        log.warn(
+          { err: (e as Error).message, failures: backoff.failures, retryInMs: delay },
+          `cannot ${what} yet; retrying`,
+        );
+      }
+      await sleep(delay);
     }
   }
 }
