@@ -71,6 +71,7 @@ describe('fault suite: a partition and a clock step leave running tasks alone', 
       },
       settleMs: 0,
       outageSeconds: CLOCK_STEP_SECONDS,
+      outageLabel: 'clock step',
     });
     expect(figures).toMatchObject({ replaced: 0, stopped: 0, lost: 0, duplicates: 0, sameContainers: true });
   }, 300_000);

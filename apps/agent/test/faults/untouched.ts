@@ -109,8 +109,10 @@ export interface Fault {
   heal(): Promise<void>;
   /** How long to watch after heal() at least (SETTLE_MS by default); then two sweeps more. */
   settleMs?: number;
-  /** What `outage s` means when it is not holdMs (the clock step: its size). */
+  /** The fault's size when it is not how long it held (a clock step: its seconds), */
   outageSeconds?: number;
+  /** and what to call it in the figures (`outage` by default). */
+  outageLabel?: string;
 }
 
 /**
@@ -162,8 +164,10 @@ export async function runFault(
     await sleep(Math.max(0, (fault.settleMs ?? SETTLE_MS) - (Date.now() - back)));
     await sleep(2 * FAULT_TIMING.sweepSeconds * 1000);
     const after = await record();
+    const watched = Date.now() - back;
     const figures = compareRecords(before, after);
     const outageSeconds = fault.outageSeconds ?? Math.round(outage / 1000);
+    const size = `${fault.outageLabel ?? 'outage'} ${outageSeconds} s${fault.outageSeconds === undefined ? '' : ` held ${Math.round(outage / 1000)} s`}`;
     recordFigures({
       scenario: fault.scenario,
       recoverySeconds: seconds(reconnected),
@@ -172,10 +176,10 @@ export async function runFault(
       outageSeconds,
       replaced: figures.replaced,
       sameContainers: figures.sameContainers,
-      note: `outage ${outageSeconds} s; replaced ${figures.replaced}, stopped ${figures.stopped}, same containers ${figures.sameContainers ? 'yes' : 'no'}; recovery = every agent in contact again (at least ${seconds(fault.settleMs ?? SETTLE_MS)} s watched)`,
+      note: `${size}; replaced ${figures.replaced}, stopped ${figures.stopped}, same containers ${figures.sameContainers ? 'yes' : 'no'}; recovery = every agent in contact again; watched ${seconds(watched)} s after healing`,
     });
     console.log(
-      `[fault] | ${fault.scenario} | outage ${outageSeconds} s | replaced ${figures.replaced} | stopped ${figures.stopped} | lost ${figures.lost} | duplicates ${figures.duplicates} | same containers ${figures.sameContainers ? 'yes' : 'no'} |`,
+      `[fault] | ${fault.scenario} | ${size} | replaced ${figures.replaced} | stopped ${figures.stopped} | lost ${figures.lost} | duplicates ${figures.duplicates} | same containers ${figures.sameContainers ? 'yes' : 'no'} |`,
     );
     return figures;
   } finally {
