@@ -16,10 +16,14 @@ export interface BackoffPolicy {
 
 /** Registration: the agent cannot do anything else yet, but a fleet starting at once must not storm. */
 export const REGISTER_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 30_000 };
-/** Heartbeats: the control plane's timeout is 10 s by default, so the cap stays near it. */
-export const HEARTBEAT_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 15_000 };
-/** The desired-state long-poll. */
-export const LONG_POLL_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 15_000 };
+/**
+ * Heartbeats and the long-poll (both count as contact): a control plane that comes back declares no
+ * host lost for an agent timeout plus a heartbeat interval (10 + 2 s by default), so every live agent
+ * must be heard from well inside that — the cap keeps the longest wait at a third of it.
+ */
+export const HEARTBEAT_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 4_000 };
+/** The desired-state long-poll: as heartbeats. */
+export const LONG_POLL_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 4_000 };
 /** Reports: state changes wait in memory meanwhile, so a shorter cap gets them there sooner. */
 export const REPORT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 10_000 };
 /** Waiting for Docker at start-up (not the control plane, but the same rule serves). */

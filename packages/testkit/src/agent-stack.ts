@@ -48,11 +48,13 @@ export interface Stack {
   /** Another agent, joined with its own token (e.g. on another Docker host: DOCKER_HOST in env). */
   addAgent(env?: Record<string, string>): Promise<StackAgent>;
   stateDir: string;
+  /** The stack's scratch database (for tests that read Postgres' own record, e.g. with queryOnce). */
+  databaseUrl: string;
   aws(...args: string[]): Promise<Record<string, unknown>>;
   /** The aws CLI against another control-plane process of this stack. */
   awsVia(server: ControlPlaneProcess, ...args: string[]): Promise<Record<string, unknown>>;
-  /** Another control-plane process on the same database, Redis and master key. */
-  addServer(): Promise<ControlPlaneProcess>;
+  /** Another control-plane process on the same database, Redis and master key (extra env for it alone). */
+  addServer(env?: Record<string, string>): Promise<ControlPlaneProcess>;
   /** scripts/bosun with this stack's credentials. */
   bosun(...args: string[]): Promise<string>;
   describeTask(arn: string): Promise<Task>;
@@ -159,12 +161,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     agents,
     addAgent,
     awsVia,
-    async addServer() {
-      const extra = await startControlPlaneProcess({ ...serverEnv, BOSUN_PORT: String(await freePort()) });
+    async addServer(env = {}) {
+      const extra = await startControlPlaneProcess({
+        ...serverEnv,
+        ...env,
+        BOSUN_PORT: String(await freePort()),
+      });
       extraServers.push(extra);
       return extra;
     },
     stateDir,
+    databaseUrl: scratch.url,
     aws,
     bosun: async (...args) =>
       (await run('scripts/bosun', [...args, '--env', envFile], { cwd: REPO_ROOT })).stdout.trim(),

@@ -29,3 +29,20 @@ export async function createScratchDatabase(
     },
   };
 }
+
+/**
+ * One query on its own short-lived connection (the fault suite reads the tasks table around outages,
+ * when a pooled connection would have died with the server); its rows.
+ */
+export async function queryOnce<T extends Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: (string | number)[] = [],
+): Promise<T[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    return (await sql.unsafe(text, params)) as unknown as T[];
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

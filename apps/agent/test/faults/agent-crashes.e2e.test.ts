@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { docker, type Stack, startStack } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lostTasks, recordFigures, seconds } from './figures.ts';
+import { measureTasks, recordFigures, seconds } from './figures.ts';
 
 /**
  * Fault scenarios 2 and 3: the agent dies hard, again and again, or at the worst moment (after
@@ -51,7 +51,7 @@ describe('fault suite: agent crashes', () => {
       scenario: '2. agent kill -9 ×10',
       restarts,
       duplicates,
-      lost: await lostTasks(stack.aws, ['--family', 'steady']),
+      lost: (await measureTasks(stack.aws, ['--family', 'steady'])).lost,
       recoverySeconds: seconds(Date.now() - started),
     });
     expect(after).toEqual(before);
@@ -81,7 +81,7 @@ describe('fault suite: agent crashes', () => {
     recordFigures({
       scenario: '3. crash between create and record',
       duplicates: after.length - 1,
-      lost: await lostTasks(stack.aws, ['--family', 'steady']),
+      lost: (await measureTasks(stack.aws, ['--family', 'steady'])).lost,
       recoverySeconds: seconds(Date.now() - started),
     });
     expect(after).toHaveLength(1);

@@ -2,7 +2,7 @@ import { totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeService, docker, type Stack, type StackAgent, startStack, waitUntil } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lostTasks, recordFigures, seconds } from './figures.ts';
+import { measureTasks, recordFigures, seconds } from './figures.ts';
 import { type OwnRedis, startOwnRedis } from './own-redis.ts';
 
 /**
@@ -153,7 +153,7 @@ describe('fault suite: the control plane and its Redis', () => {
         new Set(rows.map((r) => r.taskId)).size === rows.length
           ? 0
           : rows.length - new Set(rows.map((r) => r.taskId)).size,
-      lost: await lostTasks(stack.aws, ['--service-name', 'roll']),
+      lost: (await measureTasks(stack.aws, ['--service-name', 'roll'])).lost,
       note: `running at once, from Docker: ${fewest}..${most} (bounds 2..8)`,
     });
     expect(most).toBeLessThanOrEqual(8);
@@ -209,7 +209,7 @@ describe('fault suite: the control plane and its Redis', () => {
     recordFigures({
       scenario: '7. three control planes at once',
       duplicates,
-      lost: await lostTasks(stack.aws, ['--service-name', 'churn']),
+      lost: (await measureTasks(stack.aws, ['--service-name', 'churn'])).lost,
       note: `most MiB running at once per host, from Docker: ${perInstance.join(', ')} (each host has ${HOST_MIB})`,
     });
     for (const mib of perInstance) expect(mib).toBeLessThanOrEqual(HOST_MIB);
@@ -257,7 +257,7 @@ describe('fault suite: the control plane and its Redis', () => {
         scenario: `8. Redis ${fault}`,
         recoverySeconds: seconds(recovered),
         duplicates: await duplicatedTasks(),
-        lost: await lostTasks(stack.aws, ['--service-name', 'steady']),
+        lost: (await measureTasks(stack.aws, ['--service-name', 'steady'])).lost,
         note: 'recovery = a killed task replaced',
       });
       expect((await steadyRunning()).length).toBe(3);
@@ -274,7 +274,7 @@ describe('fault suite: the control plane and its Redis', () => {
     recordFigures({
       scenario: '8. sweep after the flush',
       recoverySeconds: seconds(Date.now() - started),
-      lost: await lostTasks(stack.aws, ['--service-name', 'steady']),
+      ...(await measureTasks(stack.aws, ['--service-name', 'steady'])),
       note: `silent host had ${onSilent} of the service's tasks`,
     });
     await silent.start();

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type Stack, startStack, startTestHosts, type TestHosts } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lostTasks, recordFigures, seconds } from './figures.ts';
+import { measureTasks, recordFigures, seconds } from './figures.ts';
 
 /**
  * Fault scenario 10: the Docker daemon of a host restarts under the agent. Docker stops the
@@ -52,7 +52,7 @@ describe('fault suite: dockerd restarts', () => {
       scenario: '10. dockerd restart',
       detectionSeconds: seconds(detected),
       recoverySeconds: seconds(Date.now() - started),
-      lost: await lostTasks(stack.aws, ['--family', 'steady'], [hosts.dockerHost(1)]),
+      ...(await measureTasks(stack.aws, ['--family', 'steady'], [hosts.dockerHost(1)])),
       note: 'recovery = a new task RUNNING on the restarted daemon',
     });
     await stack.aws('stop-task', '--task', again);

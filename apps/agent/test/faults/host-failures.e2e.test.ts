@@ -12,7 +12,7 @@ import {
 } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CuttableProxy, startCuttableProxy } from './cuttable-proxy.ts';
-import { lostTasks, recordFigures, seconds } from './figures.ts';
+import { measureTasks, recordFigures, seconds } from './figures.ts';
 
 /**
  * Fault scenarios 1, 4 and 5 on three real Docker hosts with a service of 6: a container killed,
@@ -56,6 +56,14 @@ const waitUntil = (what: string, ok: () => Promise<boolean>, timeoutMs = 60_000)
     ok,
     timeoutMs,
     async () => `; Docker per host: ${JSON.stringify(await runningPerHost())}`,
+  );
+
+/** Lost and duplicates of the service, from Postgres' tasks and every host's Docker. */
+const measured = () =>
+  measureTasks(
+    stack.aws,
+    ['--service-name', 'steady'],
+    [1, 2, 3].map((n) => hosts.dockerHost(n)),
   );
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -130,12 +138,7 @@ describe('fault suite: tasks, agents and hosts failing under a service', () => {
     recordFigures({
       scenario: '1. container kill -9',
       recoverySeconds: seconds(recovery),
-      duplicates: sum(await runningPerHost()) - DESIRED,
-      lost: await lostTasks(
-        stack.aws,
-        ['--service-name', 'steady'],
-        [1, 2, 3].map((n) => hosts.dockerHost(n)),
-      ),
+      ...(await measured()),
     });
     expect(sum(await runningPerHost())).toBe(DESIRED);
   }, 90_000);
@@ -173,8 +176,7 @@ describe('fault suite: tasks, agents and hosts failing under a service', () => {
       scenario: '5. agent cut off, healed',
       detectionSeconds: seconds(detected),
       recoverySeconds: seconds(replaced),
-      duplicates: sum(after) - DESIRED,
-      lost: Math.max(0, DESIRED - sum(after)),
+      ...(await measured()),
     });
     expect(sum(after)).toBe(DESIRED);
     expect(await instanceConnected(cutAgent)).toBe(true);
@@ -205,8 +207,7 @@ describe('fault suite: tasks, agents and hosts failing under a service', () => {
       scenario: '4. whole host stopped',
       detectionSeconds: seconds(detected),
       recoverySeconds: seconds(recovered),
-      duplicates: Math.max(0, sum(after) - DESIRED),
-      lost: Math.max(0, DESIRED - sum(after)),
+      ...(await measured()),
     });
     expect(sum(after)).toBe(DESIRED);
   }, 150_000);

@@ -11,6 +11,9 @@ import { freePort, run } from '@bosun/testkit';
  */
 export interface OwnRedis {
   url: string;
+  /** Kills it (SIGKILL: an outage, not a shutdown); it keeps nothing, so start() brings it back empty. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   restart(): Promise<void>;
   flush(): Promise<void>;
   destroy(): Promise<void>;
@@ -56,6 +59,8 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
+    stop,
+    start,
     async restart() {
       await stop();
       await start();

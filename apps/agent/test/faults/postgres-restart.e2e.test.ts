@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { docker, ecsTarget, rawEcsCall, type Stack, startStack } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lostTasks, recordFigures, seconds } from './figures.ts';
+import { measureTasks, recordFigures, seconds } from './figures.ts';
 import { type OwnPostgres, startOwnPostgres } from './own-postgres.ts';
 
 /**
@@ -66,7 +66,7 @@ describe('fault suite: Postgres restarts', () => {
       scenario: '9. Postgres restart',
       detectionSeconds: seconds(answeredIn),
       recoverySeconds: seconds(recovered),
-      lost: await lostTasks(stack.aws, ['--family', 'steady']),
+      ...(await measureTasks(stack.aws, ['--family', 'steady'])),
       note: 'detection = time to ServiceUnavailableException while down',
     });
     await stack.aws('stop-task', '--task', keep);

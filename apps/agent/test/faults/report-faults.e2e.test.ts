@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { REPORT_LIMITS } from '@bosun/model';
 import { docker, freePort, type Stack, startStack, type Task } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lostTasks, recordFigures, seconds } from './figures.ts';
+import { measureTasks, recordFigures, seconds } from './figures.ts';
 
 /**
  * Fault scenario: one task's report is over the protocol's limits. A one-string `command` of a
@@ -71,8 +71,9 @@ describe('fault suite: bad reports', () => {
     const running = await stack.waitForTask(good, (t) => t.lastStatus === 'RUNNING', 60_000);
     const goodContainer = running.containers[0]?.runtimeId ?? '';
     expect((await dockerRecord(good)).running).toBe(true);
-    const lost = await lostTasks(stack.aws, ['--family', 'report-steady']);
+    const { lost, duplicates } = await measureTasks(stack.aws, ['--family', 'report-steady']);
     expect(lost).toBe(0);
+    expect(duplicates).toBe(0);
 
     // Another bad task failing while the good one is stopped: the stop still completes.
     const bad2 = await stack.runTask('report-long-error');
@@ -98,6 +99,7 @@ describe('fault suite: bad reports', () => {
       scenario: 'over-long Docker error beside a healthy task',
       recoverySeconds: seconds(Date.now() - started),
       lost,
+      duplicates,
       note: `StopTask beside the bad report took ${stopSeconds} s; Docker's error ${badDocker.error.length} chars, reported ${badStopped.containers[0]?.reason?.length}`,
     });
   }, 180_000);
