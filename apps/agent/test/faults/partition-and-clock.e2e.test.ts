@@ -49,6 +49,8 @@ describe('fault suite: a partition and a clock step leave running tasks alone', 
       heal: () => proxy.heal(),
     });
     expect(figures).toMatchObject({ replaced: 0, stopped: 0, lost: 0, duplicates: 0, sameContainers: true });
+    // Held back as a suspected partition, not merely unnoticed.
+    expect(figures.partitionEvents).toBeGreaterThan(0);
   }, 300_000);
 
   it('15. a second control plane (workers running) with its clock 30 s ahead: 0 replaced, the same containers', async () => {
@@ -74,5 +76,8 @@ describe('fault suite: a partition and a clock step leave running tasks alone', 
       outageLabel: 'clock step',
     });
     expect(figures).toMatchObject({ replaced: 0, stopped: 0, lost: 0, duplicates: 0, sameContainers: true });
+    // Liveness is on Postgres' clock: the process ahead never even saw the hosts as silent (were it
+    // comparing its own clock, every host would look silent and only the partition rule would hold).
+    expect(figures.partitionEvents).toBe(0);
   }, 300_000);
 });

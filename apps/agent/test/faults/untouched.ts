@@ -126,7 +126,7 @@ export async function runFault(
   agents: readonly StackAgent[],
   fault: Fault,
   dockerHosts: readonly (string | undefined)[] = [undefined],
-): Promise<Untouched> {
+): Promise<Untouched & { partitionEvents: number }> {
   const record = () => recordService(stack, fault.service, dockerHosts);
   await stack.aws(
     'create-service',
@@ -181,7 +181,14 @@ export async function runFault(
     console.log(
       `[fault] | ${fault.scenario} | ${size} | replaced ${figures.replaced} | stopped ${figures.stopped} | lost ${figures.lost} | duplicates ${figures.duplicates} | same containers ${figures.sameContainers ? 'yes' : 'no'} |`,
     );
-    return figures;
+    // Whether bosun saw the hosts fall silent together and held back (a service event says so).
+    const [events] = await queryOnce<{ n: number }>(
+      stack.databaseUrl,
+      `select count(*)::int as n from service_events e join services s on s.id = e.service_id
+       where s.name = $1 and e.message like '%suspects a network partition%'`,
+      [fault.service],
+    );
+    return { ...figures, partitionEvents: events?.n ?? 0 };
   } finally {
     if (!healed) await fault.heal().catch(() => undefined);
     await stack.aws('delete-service', '--service', fault.service, '--force').catch(() => undefined);
