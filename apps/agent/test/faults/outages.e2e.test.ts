@@ -1,4 +1,4 @@
-import { type Stack, type StackAgent, startStack } from '@bosun/testkit';
+import { ecsTarget, rawEcsCall, type Stack, type StackAgent, startStack } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OwnPostgres, startOwnPostgres } from './own-postgres.ts';
 import { type OwnRedis, startOwnRedis } from './own-redis.ts';
@@ -56,15 +56,29 @@ describe('fault suite: outages of the control plane and its stores leave running
     expect(figures).toMatchObject({ replaced: 0, stopped: 0, lost: 0, duplicates: 0, sameContainers: true });
   }, 300_000);
 
-  it('12. Postgres down 60 s: 0 replaced, the same containers', async () => {
+  it('12. Postgres down 60 s: 0 replaced, the same containers; the API answers 503 at once throughout', async () => {
+    let answeredInMs = Number.NaN;
     const figures = await runFault(stack, agents, {
       scenario: '12. Postgres down 60 s',
       service: 'pg-down',
       family: 'steady',
       apply: () => pg.stop(),
       holdMs: OUTAGE_MS,
+      // Deep into the outage, after many failed reconnects: the API still answers at once.
+      during: async () => {
+        const asked = Date.now();
+        const res = await rawEcsCall(stack.server.endpoint, {
+          target: ecsTarget('ListClusters'),
+          body: '{}',
+          key: stack.server.key,
+        });
+        answeredInMs = Date.now() - asked;
+        expect(res.body.__type).toBe('ServiceUnavailableException');
+      },
       heal: () => pg.start(),
     });
+    console.log(`[fault] 30 s into the Postgres outage the API answered 503 in ${answeredInMs} ms`);
+    expect(answeredInMs).toBeLessThan(3_000);
     expect(stack.server.child.exitCode).toBeNull();
     expect(figures).toMatchObject({ replaced: 0, stopped: 0, lost: 0, duplicates: 0, sameContainers: true });
   }, 300_000);

@@ -105,6 +105,8 @@ export interface Fault {
   apply(): Promise<void>;
   /** How long the fault lasts before heal(). */
   holdMs: number;
+  /** Runs once halfway through the hold (a check of how bosun behaves while the fault holds). */
+  during?(): Promise<void>;
   /** Ends the fault; it is also called if the scenario fails while the fault holds. */
   heal(): Promise<void>;
   /** How long to watch after heal() at least (SETTLE_MS by default); then two sweeps more. */
@@ -151,7 +153,12 @@ export async function runFault(
     healed = false;
     await fault.apply();
     const applied = Date.now();
-    await sleep(fault.holdMs);
+    if (fault.during === undefined) await sleep(fault.holdMs);
+    else {
+      await sleep(fault.holdMs / 2);
+      await fault.during();
+      await sleep(Math.max(0, fault.holdMs - (Date.now() - applied)));
+    }
     await fault.heal();
     healed = true;
     const outage = Date.now() - applied;

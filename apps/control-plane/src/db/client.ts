@@ -26,6 +26,10 @@ export function connectDatabase(url: string, options: DatabaseOptions = {}): Dat
     onnotice: () => {},
     // A dead database must surface as an error quickly rather than a hung API call.
     connect_timeout: 5,
+    // postgres.js waits before reconnecting, and its default wait grows with every failed connect to
+    // 20 s, with queries queued behind it: deep into an outage an API call would hang that long before
+    // its 503, and recovery would be noticed that late. Postgres is near: retry within half a second.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5) * (0.5 + Math.random() / 2),
     idle_timeout: 30,
     // Set on every connection at its start: a statement stuck on a lock or running away fails (and
     // its transaction rolls back) instead of holding the caller and its connection indefinitely.
