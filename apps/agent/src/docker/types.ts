@@ -91,6 +91,11 @@ export interface DockerController {
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   /** Gone already is success. Removes anonymous volumes too. */
   removeContainer(id: string): Promise<void>;
+  /**
+   * Of these named volumes, the ones a task may share without BOSUN_ALLOW_SHARED_VOLUMES: those that
+   * carry bosun's `bosun.managed` label, and those that do not exist yet (bosun creates them labelled).
+   */
+  bosunVolumes(names: readonly string[]): Promise<Set<string>>;
   /** Removes what a task had besides its containers (the awsvpc network container, task-scoped volumes). */
   removeTaskResources(taskId: string): Promise<void>;
   /**
