@@ -396,7 +396,8 @@ hosts_control_plane_url() { printf '%s' "${BOSUN_CONTROL_PLANE_URL:-http://127.0
 
 hosts_join_token() {
   local cluster=$1 env_file=${BOSUN_HOSTS_ENV_FILE:-$BOSUN_DIR/env} args log=$HOSTS_LOG_DIR/join-token.log
-  [[ -z $HOSTS_TOKEN ]] || return 0
+  # A token of our own per host: join tokens are single use. A given BOSUN_JOIN_TOKEN serves every
+  # host, so it needs as many uses (scripts/bosun join-token --uses N).
   if [[ -n ${BOSUN_JOIN_TOKEN:-} ]]; then
     HOSTS_TOKEN=$BOSUN_JOIN_TOKEN
     return 0
