@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredTask } from '@bosun/model';
-import { DEFAULT_HOST_POLICY, type HostPolicy } from '@bosun/model/escapes';
+import type { HostPolicy } from '@bosun/model/escapes';
 import type { Logger } from 'pino';
 import { Backoff, LONG_POLL_BACKOFF } from './backoff.ts';
 import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
@@ -10,10 +10,9 @@ import {
   type ImagePullBehavior,
   type ObservedContainer,
 } from './docker/types.ts';
-import { hostRefusal } from './host-policy.ts';
+import { settleRefusal } from './host-policy.ts';
 import {
   type AgentAction,
-  anythingCreated,
   effectiveDesired,
   isFullyCleanedUp,
   newTaskRecord,
@@ -331,20 +330,7 @@ export class Agent {
         stopAfterDisconnectMs: this.settings.stopTasksAfterDisconnectMs ?? 0,
       });
       const before = entry.record.status;
-      // Asked before anything of the task is created; a Docker that cannot answer is asked at the relist.
-      if (entry.refusal === undefined && !anythingCreated(entry.record)) {
-        const policy = this.settings.hostPolicy ?? DEFAULT_HOST_POLICY;
-        try {
-          entry.refusal =
-            (await hostRefusal(entry.desired, policy, (n) => this.docker.bosunVolumes(n))) ?? null;
-        } catch (e) {
-          this.log.warn(
-            { taskId, err: (e as Error).message },
-            'cannot check the task against the host policy',
-          );
-          return;
-        }
-      }
+      if (!(await settleRefusal(entry, this.settings.hostPolicy, this.docker, this.log))) return;
       const out = stepTask({
         desired,
         ...(entry.refusal ? { refusal: entry.refusal } : {}),

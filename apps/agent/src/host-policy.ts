@@ -1,6 +1,15 @@
 import type { DesiredTask } from '@bosun/model';
 // The subpath: no zod schema is loaded for this (see docker/container-spec.ts).
-import { escapesOf, type HostPolicy, refusalReason, refusedEscapes } from '@bosun/model/escapes';
+import {
+  DEFAULT_HOST_POLICY,
+  escapesOf,
+  type HostPolicy,
+  refusalReason,
+  refusedEscapes,
+} from '@bosun/model/escapes';
+import type { Logger } from 'pino';
+import type { DockerController } from './docker/types.ts';
+import { anythingCreated, type TaskRecord } from './reconcile/step.ts';
 
 /**
  * The host's verdict on a task, before any of its containers is created: undefined when it may run
@@ -22,4 +31,31 @@ export async function hostRefusal(
       : policy;
   const refused = refusedEscapes(escapes, effective);
   return refused.length === 0 ? undefined : refusalReason(refused);
+}
+
+/**
+ * Fills `entry.refusal` (null = allowed) once, before anything of the task is created; a task whose
+ * containers exist already (adopted after a restart) is not judged after the fact. False when Docker
+ * could not be asked: the caller skips the task this round, and the next relist asks again.
+ */
+export async function settleRefusal(
+  entry: { desired: DesiredTask; record: TaskRecord; refusal?: string | null },
+  policy: HostPolicy | undefined,
+  docker: Pick<DockerController, 'bosunVolumes'>,
+  log: Logger,
+): Promise<boolean> {
+  if (entry.refusal !== undefined || anythingCreated(entry.record)) return true;
+  try {
+    const verdict = await hostRefusal(entry.desired, policy ?? DEFAULT_HOST_POLICY, (n) =>
+      docker.bosunVolumes(n),
+    );
+    entry.refusal = verdict ?? null;
+    return true;
+  } catch (e) {
+    log.warn(
+      { taskId: entry.desired.taskId, err: (e as Error).message },
+      'cannot check the task against the host policy',
+    );
+    return false;
+  }
 }

@@ -77,10 +77,7 @@ export interface StepSettings {
 
 export interface StepInput {
   desired: DesiredTask;
-  /**
-   * Why this host refuses the task (its host policy, see refusedEscapes): a task none of whose
-   * containers has been created yet then ends TaskFailedToStart with this reason, before any Docker call.
-   */
+  /** Why the host policy refuses the task: if nothing of it was created yet, it ends TaskFailedToStart. */
   refusal?: string;
   record: TaskRecord;
   observed: readonly ObservedContainer[];
