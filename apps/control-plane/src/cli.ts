@@ -9,7 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
  */
 const USAGE = `usage:
   scripts/bosun join-token [--cluster NAME] [--expires-in SECONDS (3600)] [--uses N (1)]
-                           [--max-cpu UNITS] [--max-memory MIB] [--env FILE]
+                           [--max-cpu UNITS] [--max-memory MIB] [--require-approval] [--env FILE]
   scripts/bosun list-join-tokens [--cluster NAME] [--env FILE]
   scripts/bosun revoke-join-token --id JOIN_TOKEN_ID [--cluster NAME] [--env FILE]
   scripts/bosun put-secret --name NAME --secret-string VALUE [--env FILE]
@@ -72,6 +72,12 @@ async function main(argv: string[]) {
   const flags = new Map<string, string>();
   for (let i = 0; i < rest.length; i += 2) {
     const name = rest[i];
+    if (name === '--require-approval') {
+      // The one switch without a value.
+      flags.set('require-approval', 'true');
+      i--;
+      continue;
+    }
     const value = rest[i + 1];
     if (!name?.startsWith('--') || value === undefined) throw new Error(USAGE);
     flags.set(name.slice(2), value);
@@ -91,6 +97,7 @@ async function main(argv: string[]) {
       ...int('uses', 'uses'),
       ...int('max-cpu', 'maxCpu'),
       ...int('max-memory', 'maxMemory'),
+      ...(flags.has('require-approval') ? { requireApproval: true } : {}),
     });
     // Only the token on stdout, so `token=$(scripts/bosun join-token)` works; its id (for revoking) on stderr.
     process.stderr.write(

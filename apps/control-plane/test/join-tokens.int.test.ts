@@ -3,6 +3,8 @@ import {
   DescribeContainerInstancesCommand,
   PutAttributesCommand,
   RegisterTaskDefinitionCommand,
+  StartTaskCommand,
+  UpdateContainerInstancesStateCommand,
 } from '@aws-sdk/client-ecs';
 import type { RegisterInstanceRequest } from '@bosun/model';
 import { rawEcsCall } from '@bosun/testkit';
@@ -260,5 +262,35 @@ describe('what a joining host may claim', () => {
       }),
     );
     expect(put.attributes).toHaveLength(2);
+  });
+
+  it('a token with requireApproval holds its hosts REGISTERING, with no task placed, until an admin sets them ACTIVE', async () => {
+    const { joinToken } = await createToken({ requireApproval: true, uses: 2 });
+    const res = await register(hostInfo(joinToken));
+    expect(res.status).toBe(200);
+    const arn = String(res.body.containerInstanceArn);
+    const describe = async () =>
+      (await cp.ecs.send(new DescribeContainerInstancesCommand({ containerInstances: [arn] })))
+        .containerInstances?.[0];
+    expect((await describe())?.status).toBe('REGISTERING');
+    await cp.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'approval',
+        containerDefinitions: [{ name: 'main', image: 'bosun/busybox:latest', memory: 16 }],
+      }),
+    );
+    const held = await cp.ecs.send(
+      new StartTaskCommand({ taskDefinition: 'approval', containerInstances: [arn] }),
+    );
+    expect(held.tasks).toEqual([]);
+    expect(held.failures?.[0]?.arn).toBe(arn);
+    await cp.ecs.send(
+      new UpdateContainerInstancesStateCommand({ containerInstances: [arn], status: 'ACTIVE' }),
+    );
+    expect((await describe())?.status).toBe('ACTIVE');
+    const placed = await cp.ecs.send(
+      new StartTaskCommand({ taskDefinition: 'approval', containerInstances: [arn] }),
+    );
+    expect(placed.tasks?.[0]?.containerInstanceArn).toBe(arn);
   });
 });

@@ -84,7 +84,8 @@ export async function registerInstance(
       .insert(containerInstances)
       .values({
         clusterId: cluster.id,
-        status: 'ACTIVE',
+        // Held until an admin approves it (UpdateContainerInstancesState ACTIVE): placement uses ACTIVE hosts only.
+        status: token.requireApproval ? 'REGISTERING' : 'ACTIVE',
         hostname: input.hostname,
         registeredCpu: capacity.cpu,
         registeredMemory: capacity.memory,

@@ -44,6 +44,7 @@ function describeJoinToken(ctx: ActionContext, clusterName: string, row: JoinTok
     ...(row.lastUsedAt ? { lastUsedAt: epochSeconds(row.lastUsedAt) } : {}),
     ...(row.maxCpu !== null ? { maxCpu: row.maxCpu } : {}),
     ...(row.maxMemory !== null ? { maxMemory: row.maxMemory } : {}),
+    requireApproval: row.requireApproval,
   };
 }
 
@@ -63,6 +64,8 @@ export const CreateJoinToken = defineAction(
     maxCpu: z.number().int().min(1).optional(),
     /** MiB a host joining with it is registered with at most. */
     maxMemory: z.number().int().min(1).optional(),
+    /** Hosts joining with it stay REGISTERING until approved with UpdateContainerInstancesState ACTIVE. */
+    requireApproval: z.boolean().optional(),
   }),
   async (ctx, input) => {
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
@@ -77,6 +80,7 @@ export const CreateJoinToken = defineAction(
       maxUses: input.uses ?? 1,
       maxCpu: input.maxCpu,
       maxMemory: input.maxMemory,
+      requireApproval: input.requireApproval,
     });
     ctx.log.info({ joinTokenId: row.id, cluster: cluster.name, uses: row.maxUses }, 'join token created');
     return { joinToken: token, ...describeJoinToken(ctx, cluster.name, row) };

@@ -14,6 +14,7 @@ export async function insertJoinToken(
     maxUses: number;
     maxCpu?: number | undefined;
     maxMemory?: number | undefined;
+    requireApproval?: boolean | undefined;
   },
 ): Promise<JoinTokenRow> {
   const [row] = await tx

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { clusters } from './clusters.ts';
 
 /**
@@ -24,6 +24,8 @@ export const joinTokens = pgTable(
     maxCpu: integer('max_cpu'),
     maxMemory: integer('max_memory'),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+    /** Hosts joining with it are held REGISTERING (no task is placed there) until an admin sets them ACTIVE. */
+    requireApproval: boolean('require_approval').notNull().default(false),
   },
   (t) => [
     index('join_tokens_cluster_created').on(t.clusterId, t.createdAt, t.id),
