@@ -11,7 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let stack: Stack;
 let strict: StackAgent;
 let lenient: StackAgent;
-const unlabelled = `bosun-e2e-unlabelled-${randomBytes(4).toString('hex')}`;
+const suffix = randomBytes(4).toString('hex');
+const unlabelled = `bosun-e2e-unlabelled-${suffix}`;
+/** Labelled as another task's task-scoped volume: bosun's, but not for sharing. */
+const taskScoped = `bosun-e2e-taskscoped-${suffix}`;
+/** A shared volume bosun made. */
+const bosunShared = `bosun-e2e-shared-${suffix}`;
+const sharedVolumeTask = (name: string) => ({
+  // A shared volume's name in the definition is the Docker volume's name.
+  containerDefinitions: [busybox({ mountPoints: [{ sourceVolume: name, containerPath: '/data' }] })],
+  volumes: [{ name, dockerVolumeConfiguration: { scope: 'shared', autoprovision: false } }],
+});
 
 const busybox = (extra: Record<string, unknown> = {}) => ({
   name: 'main',
@@ -45,11 +55,9 @@ const definitions: Record<string, Record<string, unknown>> = {
       },
     ],
   },
-  'unlabelled-shared': {
-    // A shared volume's name in the definition is the Docker volume's name.
-    containerDefinitions: [busybox({ mountPoints: [{ sourceVolume: unlabelled, containerPath: '/data' }] })],
-    volumes: [{ name: unlabelled, dockerVolumeConfiguration: { scope: 'shared', autoprovision: false } }],
-  },
+  'unlabelled-shared': sharedVolumeTask(unlabelled),
+  'task-scoped-as-shared': sharedVolumeTask(taskScoped),
+  'bosun-shared': sharedVolumeTask(bosunShared),
 };
 const taskIdOf = (arn: string) => arn.split('/').pop() ?? '';
 
@@ -86,6 +94,24 @@ beforeAll(async () => {
     BOSUN_ALLOW_VOLUME_DRIVER_OPTIONS: '1',
   });
   await docker('volume', 'create', unlabelled);
+  await docker(
+    'volume',
+    'create',
+    '--label',
+    'bosun.managed=true',
+    '--label',
+    'bosun.volume-scope=task',
+    taskScoped,
+  );
+  await docker(
+    'volume',
+    'create',
+    '--label',
+    'bosun.managed=true',
+    '--label',
+    'bosun.volume-scope=shared',
+    bosunShared,
+  );
   for (const [family, def] of Object.entries(definitions)) {
     await stack.aws(
       'register-task-definition',
@@ -106,7 +132,7 @@ afterAll(async () => {
     .split('\n')
     .filter((v) => v.startsWith('bosun-'));
   for (const v of volumes) await docker('volume', 'rm', v).catch(() => '');
-  await docker('volume', 'rm', unlabelled).catch(() => '');
+  for (const v of [unlabelled, taskScoped, bosunShared]) await docker('volume', 'rm', v).catch(() => '');
 }, 120_000);
 
 describe('a default agent refuses escapes; an agent that allows them runs them', () => {
@@ -115,6 +141,7 @@ describe('a default agent refuses escapes; an agent that allows them runs them',
     ['host-root', /host path \/ \(BOSUN_ALLOWED_HOST_PATHS\)/],
     ['bind-volume', /volume driver options volume 'etc' \(driver local\): .*device=\/etc/],
     ['unlabelled-shared', new RegExp(`shared volume not created by bosun ${unlabelled}`)],
+    ['task-scoped-as-shared', new RegExp(`shared volume not created by bosun ${taskScoped}`)],
   ];
   it.each(refusals)(
     '%s: STOPPED TaskFailedToStart with the reason, nothing created in Docker',
@@ -153,6 +180,12 @@ describe('a default agent refuses escapes; an agent that allows them runs them',
 
   it('the agent that allows volume driver options runs the bind volume', async () => {
     const arn = await startOn(lenient, 'bind-volume');
+    const task = await stack.waitForTask(arn, (t) => t.lastStatus === 'RUNNING', 40_000);
+    expect(task.containers[0]?.lastStatus).toBe('RUNNING');
+  }, 60_000);
+
+  it('the default agent runs a task on a shared volume bosun made', async () => {
+    const arn = await startOn(strict, 'bosun-shared');
     const task = await stack.waitForTask(arn, (t) => t.lastStatus === 'RUNNING', 40_000);
     expect(task.containers[0]?.lastStatus).toBe('RUNNING');
   }, 60_000);

@@ -198,7 +198,9 @@ export function createDockerController(
     for (const name of new Set(names)) {
       try {
         const volume = (await docker.getVolume(name).inspect()) as { Labels?: Record<string, string> | null };
-        if (volume.Labels?.[LABEL.managed] === 'true') out.add(name);
+        // A shared volume bosun made; not another task's task-scoped one, which carries bosun's label too.
+        const labels = volume.Labels ?? {};
+        if (labels[LABEL.managed] === 'true' && labels[LABEL.volumeScope] === 'shared') out.add(name);
       } catch (err) {
         if (statusCodeOf(err) !== 404) throw operationError('CannotInspectVolumeError', err);
         out.add(name);
