@@ -123,7 +123,8 @@ async function oneRun(setting: Setting, r: number): Promise<Run> {
     });
     procs.push(cp);
     const ecs = new SignedEcsClient(cp.endpoint, cp.key);
-    const { joinToken } = await ecs.call<{ joinToken: string }>('BosunV1.CreateJoinToken', {});
+    // One token for every host: join tokens are single use unless asked for more.
+    const { joinToken } = await ecs.call<{ joinToken: string }>('BosunV1.CreateJoinToken', { uses: HOSTS });
     const agents: Proc[] = [];
     for (let n = 1; n <= HOSTS; n++) {
       const agent = await startAgent(`${tag}-agent-h${n}`, {

@@ -35,7 +35,14 @@ function run(cmd: string, args: string[], input?: string): string {
     input,
     stdio: ['pipe', 'pipe', 'pipe'],
     // Defaults, so variables set in the caller's shell do not change what is checked.
-    env: { ...process.env, BOSUN_JOIN_TOKEN: '', BOSUN_PUBLIC_URL: '', BOSUN_HOSTNAME: '' },
+    env: {
+      ...process.env,
+      BOSUN_JOIN_TOKEN: '',
+      BOSUN_PUBLIC_URL: '',
+      BOSUN_HOSTNAME: '',
+      BOSUN_POSTGRES_PASSWORD: 'pg-secret',
+      BOSUN_REDIS_PASSWORD: 'redis-secret',
+    },
   });
 }
 
@@ -98,6 +105,18 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(pg.healthcheck?.test)).toContain('pg_isready');
   });
 
+  it('takes the passwords from the environment (.env), and refuses to start without them', () => {
+    expect((config.services.postgres as Service).environment?.POSTGRES_PASSWORD).toBe('pg-secret');
+    expect(commandText(config.services.redis as Service)).toMatch(/--requirepass\s+redis-secret/);
+    expect(() =>
+      execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+        cwd: REPO_ROOT,
+        stdio: 'pipe',
+        env: { ...process.env, BOSUN_POSTGRES_PASSWORD: '', BOSUN_REDIS_PASSWORD: '' },
+      }),
+    ).toThrow(/scripts\/compose-env/);
+  });
+
   it('runs Redis 7 with noeviction and the append-only file, on a volume', () => {
     const redis = config.services.redis as Service;
     expect(redis.image).toBe('redis:7');
@@ -111,8 +130,8 @@ describe('docker-compose.yml', () => {
     const cp = config.services['control-plane'] as Service;
     expect(cp.build).toBeDefined();
     const env = cp.environment ?? {};
-    expect(env.DATABASE_URL).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
-    expect(env.REDIS_URL).toBe('redis://redis:6379');
+    expect(env.DATABASE_URL).toBe('postgres://bosun:pg-secret@postgres:5432/bosun');
+    expect(env.REDIS_URL).toBe('redis://:redis-secret@redis:6379');
     expect(env.BOSUN_LISTEN_HOST).toBe('0.0.0.0');
     expect(env.BOSUN_STATE_DIR).toBe('/var/lib/bosun');
     expect(volumeSources(cp)).toContain('bosun-state');

@@ -77,7 +77,9 @@ bosun_http_ok() {
 bosun_repo_hash() { printf '%s' "$BOSUN_REPO_ROOT" | sha256sum | cut -c1-12; }
 
 # .bosun and .bosun/logs. As root, .bosun is made traversable (o+x, not readable) so the postgres
-# OS user can reach its data directory inside it; secrets in it are files with mode 0600.
+# OS user can reach its data directory inside it; secrets in it are files with mode 0600. Logs are
+# not world-readable (they can carry task details): .bosun/logs is 0711 — the postgres OS user may
+# pass through it to its own log file, which it owns — and every log file in it 0600 or 0640.
 bosun_prepare_dirs() {
   if [[ ! -d $BOSUN_DIR ]]; then
     mkdir -p "$BOSUN_DIR"
@@ -86,6 +88,28 @@ bosun_prepare_dirs() {
   mkdir -p "$BOSUN_LOG_DIR"
   if bosun_is_root; then
     chmod o+x "$BOSUN_DIR"
-    chmod 0755 "$BOSUN_LOG_DIR"
+    chmod 0711 "$BOSUN_LOG_DIR"
+  else
+    chmod 0700 "$BOSUN_LOG_DIR"
   fi
+  # Made by earlier versions, or by tools, with the umask's mode (often 0644 / 0755).
+  find "$BOSUN_LOG_DIR" -mindepth 1 -perm /o=rw -exec chmod o-rw {} + 2>/dev/null || true
+}
+
+# Creates a log file readable by its owner only (before anything appends to it); keeps an existing one.
+bosun_log_file() {
+  if [[ ! -e $1 ]]; then (umask 077 && : >>"$1"); fi
+  chmod o-rwx "$1" 2>/dev/null || true
+}
+
+# The secret in FILE (under .bosun, mode 0600), made on first use: 48 hex characters, so it needs no
+# escaping in a URL, a config file or SQL.
+bosun_secret_file() {
+  local file=$1 secret
+  if [[ ! -s $file ]]; then
+    secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    (umask 077 && printf '%s\n' "$secret" >"$file.tmp") && mv -f "$file.tmp" "$file"
+  fi
+  chmod 0600 "$file"
+  tr -d '\n' <"$file"
 }

@@ -25,6 +25,7 @@ bosun_ensure_docker() {
   bosun_is_root || bosun_die "Docker is not running and only root can start dockerd; start Docker or set DOCKER_HOST"
   bosun_log "starting dockerd (log: ${BOSUN_DOCKERD_LOG#"$BOSUN_REPO_ROOT"/})"
   # Its own session, so a Ctrl-C in the terminal reaches only the script, which stops it in order.
+  bosun_log_file "$BOSUN_DOCKERD_LOG"
   setsid dockerd --pidfile "$BOSUN_DOCKERD_PIDFILE" </dev/null >>"$BOSUN_DOCKERD_LOG" 2>&1 &
   BOSUN_DOCKERD_PID=$!
   BOSUN_STARTED_DOCKER=1

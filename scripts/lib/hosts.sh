@@ -67,7 +67,8 @@ hosts_init() {
     bosun_die "BOSUN_HOSTS_NET=$HOSTS_NET: a number 0..255 (hosts use 10.$HOSTS_NET.0.0/16), or auto"
   [[ $HOSTS_RUN_DIR == /* && ${#HOSTS_RUN_DIR} -le 40 ]] ||
     bosun_die "BOSUN_HOSTS_RUN_DIR=$HOSTS_RUN_DIR: an absolute path of at most 40 characters (unix socket paths live under it)"
-  mkdir -p "$HOSTS_LOG_DIR"
+  # Agent and dockerd logs: for their owner only (a directory someone else made is left as it is).
+  if [[ ! -d $HOSTS_LOG_DIR ]]; then mkdir -p "$HOSTS_LOG_DIR" && chmod 0700 "$HOSTS_LOG_DIR"; fi
 }
 
 # For BOSUN_HOSTS_NET=auto: the first second octet in 100..229 that no IPv4 address or route on this
@@ -396,7 +397,8 @@ hosts_control_plane_url() { printf '%s' "${BOSUN_CONTROL_PLANE_URL:-http://127.0
 
 hosts_join_token() {
   local cluster=$1 env_file=${BOSUN_HOSTS_ENV_FILE:-$BOSUN_DIR/env} args log=$HOSTS_LOG_DIR/join-token.log
-  [[ -z $HOSTS_TOKEN ]] || return 0
+  # A token of our own per host: join tokens are single use. A given BOSUN_JOIN_TOKEN serves every
+  # host, so it needs as many uses (scripts/bosun join-token --uses N).
   if [[ -n ${BOSUN_JOIN_TOKEN:-} ]]; then
     HOSTS_TOKEN=$BOSUN_JOIN_TOKEN
     return 0

@@ -5,8 +5,12 @@
 # Unix socket in .bosun/pg-socket and logs to .bosun/logs/postgres.log. As root it runs as the
 # `postgres` OS user; when that user cannot reach the repo (a parent directory without o+x), the
 # cluster goes to /var/lib/bosun/<hash of repo path>/ instead, recorded in .bosun/postgres.location.
-# Databases: `bosun` (scripts/up) and `bosun_test` (scripts/test), owned by role bosun/bosun, which
-# may create databases (the integration tests make scratch databases next to them).
+# Databases: `bosun` (scripts/up) and `bosun_test` (scripts/test), owned by role `bosun`, which may
+# create databases (the integration tests make scratch databases next to them). The role's password
+# is generated once and kept in .bosun/postgres.password (0600); it is set again at every start, so a
+# cluster made with an older password (the fixed `bosun` of earlier versions) is brought up to date.
+# Password (scram-sha-256) over loopback TCP rather than peer auth over the socket: bosun's processes
+# do not run as an OS user named like the role. Local socket connections stay peer-only.
 # shellcheck source=scripts/lib/install.sh
 source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 
@@ -18,7 +22,8 @@ BOSUN_PG_SOCKET_DIR=''
 BOSUN_PG_LOG=''
 BOSUN_PG_PORT_USED=''
 BOSUN_PG_ROLE=bosun
-BOSUN_PG_PASSWORD=bosun
+BOSUN_PG_PASSWORD=''
+BOSUN_PG_PASSWORD_FILE=$BOSUN_DIR/postgres.password
 # shellcheck disable=SC2034 # read by scripts/test
 BOSUN_TEST_DATABASE_URL=''
 
@@ -103,7 +108,7 @@ bosun_ensure_postgres() {
   if [[ -f $BOSUN_PG_DATA/PG_VERSION ]] && bosun_pg_status; then
     BOSUN_PG_STATE=reused
   else
-    if [[ ! -f $BOSUN_PG_LOG ]]; then : >"$BOSUN_PG_LOG"; fi
+    bosun_log_file "$BOSUN_PG_LOG"
     if bosun_is_root; then chown postgres:postgres "$BOSUN_PG_LOG"; fi
     bosun_pg_own_dir "$BOSUN_PG_SOCKET_DIR" 0755
     if [[ ! -f $BOSUN_PG_DATA/PG_VERSION ]]; then
@@ -138,12 +143,15 @@ bosun_ensure_postgres() {
     sleep 0.5
   done
 
-  # Role and databases, created once; CREATEDB so the tests can make scratch databases.
+  # Role and databases, created once; CREATEDB so the tests can make scratch databases. The password
+  # goes through psql's stdin, never a command line.
+  BOSUN_PG_PASSWORD=$(bosun_secret_file "$BOSUN_PG_PASSWORD_FILE")
+  bosun_log_file "$BOSUN_LOG_DIR/postgres-setup.log"
   bosun_pg_run "$BOSUN_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$BOSUN_PG_SOCKET_DIR" -p "$BOSUN_PG_PORT_USED" \
     -d postgres >/dev/null 2>>"$BOSUN_LOG_DIR/postgres-setup.log" <<SQL || {
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', '$BOSUN_PG_ROLE', '$BOSUN_PG_PASSWORD')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$BOSUN_PG_ROLE') \gexec
-ALTER ROLE $BOSUN_PG_ROLE WITH LOGIN CREATEDB;
+ALTER ROLE $BOSUN_PG_ROLE WITH LOGIN CREATEDB PASSWORD '$BOSUN_PG_PASSWORD';
 SELECT 'CREATE DATABASE bosun OWNER $BOSUN_PG_ROLE'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'bosun') \gexec
 SELECT 'CREATE DATABASE bosun_test OWNER $BOSUN_PG_ROLE'
@@ -176,5 +184,5 @@ bosun_describe_postgres() {
   esac
 }
 
-# postgres://user:secret@host/db -> postgres://user:***@host/db
-bosun_redact_url() { sed -E 's#(://[^:/@]+):[^@/]*@#\1:***@#' <<<"$1"; }
+# postgres://user:secret@host/db -> postgres://user:***@host/db (also redis://:secret@host)
+bosun_redact_url() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredTask } from '@bosun/model';
+import type { HostPolicy } from '@bosun/model/escapes';
 import type { Logger } from 'pino';
 import { Backoff, LONG_POLL_BACKOFF } from './backoff.ts';
 import { type ControlPlaneClient, ControlPlaneError } from './control-plane-client.ts';
@@ -9,6 +10,7 @@ import {
   type ImagePullBehavior,
   type ObservedContainer,
 } from './docker/types.ts';
+import { settleRefusal } from './host-policy.ts';
 import {
   type AgentAction,
   effectiveDesired,
@@ -38,6 +40,8 @@ export interface AgentSettings extends StepSettings {
    * does, so a control-plane outage is never a self-inflicted task outage.
    */
   stopTasksAfterDisconnectMs?: number;
+  /** What tasks may reach on this host; absent = the default, which refuses every escape. */
+  hostPolicy?: HostPolicy;
 }
 
 /** Containers as listed, and the tick their list was asked for at. */
@@ -51,6 +55,8 @@ interface TaskEntry {
   record: TaskRecord;
   /** The task left the control plane's desired list: forget it once cleaned up. */
   released: boolean;
+  /** The host policy's verdict (host-policy.ts), once asked: null = allowed. */
+  refusal?: string | null;
 }
 
 /** Bounded so a stuck Docker call cannot spin a task forever inside one reconcile. */
@@ -324,8 +330,10 @@ export class Agent {
         stopAfterDisconnectMs: this.settings.stopTasksAfterDisconnectMs ?? 0,
       });
       const before = entry.record.status;
+      if (!(await settleRefusal(entry, this.settings.hostPolicy, this.docker, this.log))) return;
       const out = stepTask({
         desired,
+        ...(entry.refusal ? { refusal: entry.refusal } : {}),
         record: entry.record,
         observed,
         now: this.clock(),

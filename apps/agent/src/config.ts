@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { HostPolicy } from '@bosun/model/escapes';
 // zod/mini, not zod: the same checks, but tree-shakable; the full zod would be ~570 kB of the ~850 kB
 // agent bundle (apps/agent/build.ts) and ~3 MB of its RSS, for reading twenty variables once.
 import { en } from 'zod/locales';
@@ -11,6 +12,8 @@ z.config(en());
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
 const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().check(z.minimum(min), z.maximum(max));
+
+const flag = z.enum(['0', '1']);
 
 const AgentConfigSchema = z.object({
   BOSUN_CONTROL_PLANE_URL: z._default(z.url(), 'http://127.0.0.1:7700'),
@@ -50,6 +53,18 @@ const AgentConfigSchema = z.object({
   BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS: z._default(num(0), 0),
   /** Serve GET /health on 127.0.0.1 at this port; 0 = off (health.json is written either way). */
   BOSUN_AGENT_HEALTH_PORT: z._default(int(0, 65535), 0),
+  // Host policy (refusedEscapes in @bosun/model/escapes): what tasks may reach on this host. All off.
+  BOSUN_ALLOW_PRIVILEGED: z._default(flag, '0'),
+  /** Host paths tasks may bind (each with everything under it), comma-separated; empty = none. */
+  BOSUN_ALLOWED_HOST_PATHS: z._default(z.string(), ''),
+  /** Capabilities beyond Docker's default set tasks may add, comma-separated; `ALL` = any. */
+  BOSUN_ALLOWED_CAPABILITIES: z._default(z.string(), ''),
+  /** Host pid, ipc and network namespaces (pidMode/ipcMode/networkMode host). */
+  BOSUN_ALLOW_HOST_NAMESPACES: z._default(flag, '0'),
+  /** `local` volume driver options that bind or mount a device (o=bind, type=none, device=…). */
+  BOSUN_ALLOW_VOLUME_DRIVER_OPTIONS: z._default(flag, '0'),
+  /** Shared named volumes bosun did not create (without the bosun.managed label). */
+  BOSUN_ALLOW_SHARED_VOLUMES: z._default(flag, '0'),
 });
 
 export interface AgentConfig {
@@ -77,6 +92,8 @@ export interface AgentConfig {
   stopTasksAfterDisconnectMs: number;
   /** 0 = no health endpoint. */
   healthPort: number;
+  /** What tasks may reach on this host; refused escapes end the task TaskFailedToStart. */
+  hostPolicy: HostPolicy;
 }
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -116,6 +133,17 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     scanDelayMs: c.BOSUN_AGENT_TEST_SCAN_DELAY_MS,
     stopTasksAfterDisconnectMs: c.BOSUN_STOP_TASKS_AFTER_DISCONNECT_SECONDS * 1000,
     healthPort: c.BOSUN_AGENT_HEALTH_PORT,
+    hostPolicy: {
+      allowPrivileged: c.BOSUN_ALLOW_PRIVILEGED === '1',
+      allowedHostPaths: parseList(c.BOSUN_ALLOWED_HOST_PATHS, 'BOSUN_ALLOWED_HOST_PATHS').map((p) => {
+        if (!p.startsWith('/')) throw new Error(`BOSUN_ALLOWED_HOST_PATHS: '${p}' is not an absolute path`);
+        return p;
+      }),
+      allowedCapabilities: parseList(c.BOSUN_ALLOWED_CAPABILITIES, 'BOSUN_ALLOWED_CAPABILITIES'),
+      allowHostNamespaces: c.BOSUN_ALLOW_HOST_NAMESPACES === '1',
+      allowVolumeDriverOptions: c.BOSUN_ALLOW_VOLUME_DRIVER_OPTIONS === '1',
+      allowSharedVolumes: c.BOSUN_ALLOW_SHARED_VOLUMES === '1',
+    },
   };
 }
 

@@ -82,6 +82,7 @@ async function main() {
       crashAfterCreate: config.crashAfterCreate,
       scanDelayMs: config.scanDelayMs,
       stopTasksAfterDisconnectMs: config.stopTasksAfterDisconnectMs,
+      hostPolicy: config.hostPolicy,
     },
   );
   await agent.start();

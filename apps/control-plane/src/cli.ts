@@ -8,7 +8,10 @@ import { SignatureV4 } from '@smithy/signature-v4';
  * endpoint come from the environment (`source .bosun/env`), or from the env file named by --env.
  */
 const USAGE = `usage:
-  scripts/bosun join-token [--cluster NAME] [--expires-in SECONDS] [--env FILE]
+  scripts/bosun join-token [--cluster NAME] [--expires-in SECONDS (3600)] [--uses N (1)]
+                           [--max-cpu UNITS] [--max-memory MIB] [--require-approval] [--env FILE]
+  scripts/bosun list-join-tokens [--cluster NAME] [--env FILE]
+  scripts/bosun revoke-join-token --id JOIN_TOKEN_ID [--cluster NAME] [--env FILE]
   scripts/bosun put-secret --name NAME --secret-string VALUE [--env FILE]
   scripts/bosun delete-secret --name NAME [--env FILE]
   scripts/bosun list-secrets [--env FILE]`;
@@ -69,17 +72,49 @@ async function main(argv: string[]) {
   const flags = new Map<string, string>();
   for (let i = 0; i < rest.length; i += 2) {
     const name = rest[i];
+    if (name === '--require-approval') {
+      // The one switch without a value.
+      flags.set('require-approval', 'true');
+      i--;
+      continue;
+    }
     const value = rest[i + 1];
     if (!name?.startsWith('--') || value === undefined) throw new Error(USAGE);
     flags.set(name.slice(2), value);
   }
   const env = envFrom(flags.get('env'));
+  const cluster = flags.has('cluster') ? { cluster: flags.get('cluster') } : {};
+  const int = (flag: string, field: string) => {
+    if (!flags.has(flag)) return {};
+    const value = Number(flags.get(flag));
+    if (!Number.isInteger(value)) throw new Error(`--${flag} takes a whole number\n${USAGE}`);
+    return { [field]: value };
+  };
   if (command === 'join-token') {
     const out = await call(env, 'CreateJoinToken', {
-      ...(flags.has('cluster') ? { cluster: flags.get('cluster') } : {}),
-      ...(flags.has('expires-in') ? { expiresInSeconds: Number(flags.get('expires-in')) } : {}),
+      ...cluster,
+      ...int('expires-in', 'expiresInSeconds'),
+      ...int('uses', 'uses'),
+      ...int('max-cpu', 'maxCpu'),
+      ...int('max-memory', 'maxMemory'),
+      ...(flags.has('require-approval') ? { requireApproval: true } : {}),
     });
+    // Only the token on stdout, so `token=$(scripts/bosun join-token)` works; its id (for revoking) on stderr.
+    process.stderr.write(
+      `join token ${String(out.joinTokenId)}: ${String(out.usesRemaining)} use(s), expires ${new Date(Number(out.expiresAt) * 1000).toISOString()}\n`,
+    );
     process.stdout.write(`${String(out.joinToken)}\n`);
+    return;
+  }
+  if (command === 'list-join-tokens') {
+    process.stdout.write(`${JSON.stringify(await call(env, 'ListJoinTokens', cluster), null, 2)}\n`);
+    return;
+  }
+  if (command === 'revoke-join-token') {
+    const joinTokenId = flags.get('id');
+    if (!joinTokenId) throw new Error(USAGE);
+    const out = await call(env, 'RevokeJoinToken', { ...cluster, joinTokenId });
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
   if (command === 'put-secret' || command === 'delete-secret') {

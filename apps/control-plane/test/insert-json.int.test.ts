@@ -29,16 +29,15 @@ describe('insertRowsAsJson', () => {
     const expiresAt = new Date('2030-01-02T03:04:05.678Z');
     await database.db.transaction((tx) =>
       insertRowsAsJson(tx, joinTokens, [
-        { clusterId, tokenHash: 'first' },
-        { clusterId, tokenHash: 'second "quoted"', expiresAt },
+        { clusterId, tokenHash: 'first', expiresAt },
+        { clusterId, tokenHash: 'second "quoted"', expiresAt, maxCpu: 2048 },
       ]),
     );
     const rows = await database.sql`
-      select token_hash, expires_at, revoked_at, created_at, id from join_tokens order by token_hash`;
-    const at = (v: unknown) => (v === null ? null : new Date(v as string).toISOString());
-    expect(rows.map((r) => [r.token_hash, at(r.expires_at), r.revoked_at])).toEqual([
+      select token_hash, max_cpu, revoked_at, created_at, id from join_tokens order by token_hash`;
+    expect(rows.map((r) => [r.token_hash, r.max_cpu, r.revoked_at])).toEqual([
       ['first', null, null],
-      ['second "quoted"', expiresAt.toISOString(), null],
+      ['second "quoted"', 2048, null],
     ]);
     for (const row of rows) {
       expect(row.id).toMatch(/^[0-9a-f-]{36}$/);

@@ -242,14 +242,15 @@ describe('buildContainerSpec', () => {
     });
     const task = testTask(TASK_ID, [app, testContainer({ name: 'init' })], { volumes });
 
-    it('maps mounts to binds and volumesFrom to sibling names', () => {
+    it('maps mounts to Docker mounts (never Binds strings) and volumesFrom to sibling names', () => {
       const s = buildContainerSpec(task, app, ctx);
-      expect(s.options.HostConfig?.Binds).toEqual([
-        '/srv/data:/data:ro',
-        `bosun-${TASK_ID}-scratch:/scratch`,
-        `bosun-${TASK_ID}-cache:/cache`,
-        'shared:/shared',
-        'external:/ext:ro',
+      expect(s.options.HostConfig?.Binds).toBeUndefined();
+      expect(s.options.HostConfig?.Mounts).toEqual([
+        { Type: 'bind', Source: '/srv/data', Target: '/data', ReadOnly: true },
+        { Type: 'volume', Source: `bosun-${TASK_ID}-scratch`, Target: '/scratch', ReadOnly: false },
+        { Type: 'volume', Source: `bosun-${TASK_ID}-cache`, Target: '/cache', ReadOnly: false },
+        { Type: 'volume', Source: 'shared', Target: '/shared', ReadOnly: false },
+        { Type: 'volume', Source: 'external', Target: '/ext', ReadOnly: true },
       ]);
       expect(s.options.HostConfig?.VolumesFrom).toEqual([`bosun-${TASK_ID}-init:ro`]);
     });

@@ -3,7 +3,7 @@ import type { ContainerDefinition, DesiredTask, TaskDefinitionSpec, Volume } fro
 // load every zod schema of the package (task definitions, agent protocol), which the agent never runs.
 import { clusterNameFromRef, parseTaskDefinitionRef } from '@bosun/model/arn';
 import { parseTaskSize } from '@bosun/model/task-size';
-import type { ContainerCreateOptions, HostConfig, VolumeCreateOptions } from 'dockerode';
+import type { ContainerCreateOptions, HostConfig, MountSettings, VolumeCreateOptions } from 'dockerode';
 import type { CreateContext } from './types.ts';
 
 /**
@@ -301,19 +301,26 @@ function findVolume(spec: TaskDefinitionSpec, name: string): Volume {
   return volume ?? { name, host: {} };
 }
 
+/**
+ * Mounts through Docker's Mounts API, never `Binds` strings: a structured source cannot smuggle a
+ * second path or option in through a `:` (`/:/host:rw`), and Docker checks that a bind's source
+ * exists instead of silently creating it. Which host paths may be bound at all is the host policy's
+ * call (`refusedEscapes`), made before anything is created.
+ */
 function storage(task: DesiredTask, container: ContainerDefinition): HostConfig {
   const spec = task.taskDefinition;
-  const binds = container.mountPoints.map((m) => {
+  const mounts: MountSettings[] = container.mountPoints.map((m) => {
     const source = mountSource(task.taskId, findVolume(spec, m.sourceVolume));
-    const from = source.kind === 'bind' ? source.path : source.name;
-    return `${from}:${m.containerPath}${m.readOnly ? ':ro' : ''}`;
+    return source.kind === 'bind'
+      ? { Type: 'bind', Source: source.path, Target: m.containerPath, ReadOnly: m.readOnly }
+      : { Type: 'volume', Source: source.name, Target: m.containerPath, ReadOnly: m.readOnly };
   });
   const volumesFrom = container.volumesFrom.map(
     (v) => `${containerName(task.taskId, v.sourceContainer)}${v.readOnly ? ':ro' : ''}`,
   );
   const tmpfs = container.linuxParameters?.tmpfs;
   return {
-    Binds: binds.length > 0 ? binds : undefined,
+    Mounts: mounts.length > 0 ? mounts : undefined,
     VolumesFrom: volumesFrom.length > 0 ? volumesFrom : undefined,
     Tmpfs: tmpfs
       ? Object.fromEntries(

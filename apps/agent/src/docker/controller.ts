@@ -193,6 +193,22 @@ export function createDockerController(
     }
   }
 
+  async function bosunVolumes(names: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const name of new Set(names)) {
+      try {
+        const volume = (await docker.getVolume(name).inspect()) as { Labels?: Record<string, string> | null };
+        // A shared volume bosun made; not another task's task-scoped one, which carries bosun's label too.
+        const labels = volume.Labels ?? {};
+        if (labels[LABEL.managed] === 'true' && labels[LABEL.volumeScope] === 'shared') out.add(name);
+      } catch (err) {
+        if (statusCodeOf(err) !== 404) throw operationError('CannotInspectVolumeError', err);
+        out.add(name);
+      }
+    }
+    return out;
+  }
+
   async function ensureTaskNetwork(task: DesiredTask, ctx: CreateContext): Promise<void> {
     await ensureImage(networkImage, 'prefer-cached');
     const id = await createOrAdopt(buildNetworkContainerSpec(task, ctx, networkImage));
@@ -311,6 +327,7 @@ export function createDockerController(
     stopContainer,
     removeContainer,
     removeTaskResources,
+    bosunVolumes,
     watchEvents: (onChange) =>
       watchDockerEvents(
         docker,

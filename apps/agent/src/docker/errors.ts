@@ -14,6 +14,7 @@ export type EcsErrorName =
   | 'CannotRemoveContainerError'
   | 'CannotInspectContainerError'
   | 'CannotListContainersError'
+  | 'CannotInspectVolumeError'
   | 'CannotRemoveTaskResourcesError';
 
 export function statusCodeOf(err: unknown): number | undefined {

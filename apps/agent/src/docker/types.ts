@@ -91,6 +91,12 @@ export interface DockerController {
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   /** Gone already is success. Removes anonymous volumes too. */
   removeContainer(id: string): Promise<void>;
+  /**
+   * Of these named volumes, the ones a task may share without BOSUN_ALLOW_SHARED_VOLUMES: shared volumes
+   * bosun made (`bosun.managed=true`, `bosun.volume-scope=shared`), and those that do not exist yet
+   * (bosun creates them so labelled). Another task's task-scoped volume is not one of them.
+   */
+  bosunVolumes(names: readonly string[]): Promise<Set<string>>;
   /** Removes what a task had besides its containers (the awsvpc network container, task-scoped volumes). */
   removeTaskResources(taskId: string): Promise<void>;
   /**

@@ -1168,3 +1168,45 @@ describe('effectiveDesired: when the agent stops a task on its own', () => {
     );
   });
 });
+
+describe('stepTask: the host policy refuses the task', () => {
+  const reason =
+    "HostPolicyRefused: this host does not allow privileged container 'web' (BOSUN_ALLOW_PRIVILEGED=1)";
+
+  it('before anything is created: STOPPED TaskFailedToStart with the reason, no Docker call', () => {
+    const out = stepTask({
+      desired: desiredTask(
+        taskDef([
+          { name: 'web', privileged: true },
+          { name: 'side', essential: false },
+        ]),
+      ),
+      refusal: reason,
+      record: newTaskRecord(TASK_ID, T0),
+      observed: [],
+      now: T0,
+      settings: SETTINGS,
+    });
+    expect(out.actions).toEqual([]);
+    expect(out.report).toMatchObject({
+      lastStatus: 'STOPPED',
+      stopCode: 'TaskFailedToStart',
+      stoppedReason: reason,
+    });
+    expect(out.report.containers.map((c) => c.lastStatus)).toEqual(['STOPPED', 'STOPPED']);
+  });
+
+  it('a task whose containers already exist (adopted after a restart) is not refused after the fact', () => {
+    const record = newTaskRecord(TASK_ID, T0);
+    record.containers.web = { createRequested: true, runtimeId: 'c-web' };
+    const out = stepTask({
+      desired: desiredTask(taskDef([{ name: 'web' }])),
+      refusal: reason,
+      record,
+      observed: [observed('web', { state: 'running' })],
+      now: T0,
+      settings: SETTINGS,
+    });
+    expect(out.report.lastStatus).toBe('RUNNING');
+  });
+});

@@ -77,6 +77,8 @@ export interface StepSettings {
 
 export interface StepInput {
   desired: DesiredTask;
+  /** Why the host policy refuses the task: if nothing of it was created yet, it ends TaskFailedToStart. */
+  refusal?: string;
   record: TaskRecord;
   observed: readonly ObservedContainer[];
   now: number;
@@ -172,6 +174,11 @@ export function stepTask(input: StepInput): StepOutput {
   }
 
   let stopping = desired.desiredStatus === 'STOPPED' || record.stopCode !== undefined;
+  if (!stopping && input.refusal !== undefined && !anythingCreated(record)) {
+    record.stopCode = 'TaskFailedToStart';
+    record.stoppedReason = input.refusal;
+    stopping = true;
+  }
   if (!stopping) {
     // A round that ends in a stop drops what it had decided to start, bookkeeping included.
     const containersBefore = structuredClone(record.containers);
@@ -426,6 +433,13 @@ function cleanUp(
     actions.push({ kind: 'remove', container: v.def.name });
   }
   if (remaining === 0 && !record.resourcesRemoved) actions.push({ kind: 'removeTaskResources' });
+}
+
+/** Whether any container of the task was ever asked of Docker (a refusal comes before that only). */
+export function anythingCreated(record: TaskRecord): boolean {
+  return Object.values(record.containers).some(
+    (c) => c.createRequested === true || c.runtimeId !== undefined,
+  );
 }
 
 /** True once nothing of the task is left on the host; the agent may then forget it. */

@@ -119,8 +119,13 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const input = parseActionInput(RegisterInstanceRequest, parseBody(req.body));
     const now = deps.clock();
     const credentialSecret = randomBytes(32).toString('base64url');
-    const result = await registerInstance(deps.db, input, hashSecret(credentialSecret), now);
-    req.log.info({ instanceId: result.row.id, cluster: result.clusterName }, 'container instance registered');
+    const result = await registerInstance(deps.db, input, hashSecret(credentialSecret), now, {
+      reservedAttributes: deps.settings.reservedAttributes ?? [],
+    });
+    req.log.info(
+      { instanceId: result.row.id, cluster: result.clusterName, joinTokenId: result.joinTokenId },
+      'container instance registered',
+    );
     // A new host: DAEMON services start a task there, and services short of capacity may place now.
     await nudge(req.log, "evaluations of the new host's cluster", () =>
       evaluateClusterServices(deps.db, deps.queues, result.row.clusterId, 'instances-changed'),

@@ -127,6 +127,11 @@ const ConfigSchema = z.object({
    */
   BOSUN_CLOCK_OFFSET_SECONDS: z.coerce.number().min(-86_400).max(86_400).default(0),
   BOSUN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Attribute names a joining host may not declare (only PutAttributes sets them), comma-separated;
+   * `name.*` reserves a prefix. Names read by a live service's memberOf constraint are reserved anyway.
+   */
+  BOSUN_RESERVED_ATTRIBUTES: z.string().default(''),
 });
 
 export interface Config extends ControlPlaneSettings {
@@ -179,6 +184,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clockOffsetMs: c.BOSUN_CLOCK_OFFSET_SECONDS * 1000,
     logLevel: c.BOSUN_LOG_LEVEL,
     timeouts: dependencyTimeoutsOf(c),
+    reservedAttributes: c.BOSUN_RESERVED_ATTRIBUTES.split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
   };
 }
 
@@ -196,6 +204,8 @@ export interface ControlPlaneSettings {
   retention: RetentionSettings;
   /** How often every ACTIVE/DRAINING service is queued for evaluation whatever happened. */
   serviceSweepMs: number;
+  /** BOSUN_RESERVED_ATTRIBUTES: attribute names (or `prefix*`) a joining host may not declare. */
+  reservedAttributes?: readonly string[];
 }
 
 /** The settings decisions depend on, from the process's configuration. */
@@ -207,5 +217,6 @@ export function settingsOf(config: Config): ControlPlaneSettings {
     placementWaitMs: config.placementWaitMs,
     retention: config.retention,
     serviceSweepMs: config.serviceSweepMs,
+    reservedAttributes: config.reservedAttributes ?? [],
   };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { arns, InvalidParameterError, parseArn } from '@bosun/model';
 import { evaluateClusterQuery, type QueryAst } from '@bosun/scheduler';
 import { z } from 'zod';
@@ -18,7 +18,6 @@ import {
   stopUnstartedServiceTasks,
 } from '../repositories/container-instances.ts';
 import { loadSnapshot } from '../repositories/instance-snapshot.ts';
-import { insertJoinToken } from '../repositories/join-tokens.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { listTags } from '../repositories/tags.ts';
 import { agentConnected } from '../scheduling/inputs.ts';
@@ -360,30 +359,3 @@ export const DeregisterContainerInstance = defineAction(
 
 export const hashSecret = (secret: string): string =>
   createHash('sha256').update(secret, 'utf8').digest('hex');
-
-/** bosun's own action: a token that lets a new Docker host join one cluster. */
-export const CreateJoinToken = defineAction(
-  'Creates a token with which an agent registers a new container instance in the cluster.',
-  z.object({
-    cluster: clusterRef.optional(),
-    expiresInSeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(365 * 24 * 3600)
-      .optional(),
-  }),
-  async (ctx, input) => {
-    const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
-    const token = `bjt_${randomBytes(32).toString('base64url')}`;
-    const expiresAt = input.expiresInSeconds
-      ? new Date(ctx.now.getTime() + input.expiresInSeconds * 1000)
-      : null;
-    await insertJoinToken(ctx.db, { clusterId: cluster.id, tokenHash: hashSecret(token), expiresAt });
-    return {
-      joinToken: token,
-      clusterArn: arns.cluster(ctx.scope, cluster.name),
-      ...(expiresAt ? { expiresAt: epochSeconds(expiresAt) } : {}),
-    };
-  },
-);

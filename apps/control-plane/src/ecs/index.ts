@@ -2,12 +2,12 @@ import type { Action } from './action.ts';
 import { DeleteAttributes, ListAttributes, PutAttributes } from './attributes.ts';
 import { CreateCluster, DeleteCluster, DescribeClusters, ListClusters } from './clusters.ts';
 import {
-  CreateJoinToken,
   DeregisterContainerInstance,
   DescribeContainerInstances,
   ListContainerInstances,
   UpdateContainerInstancesState,
 } from './container-instances.ts';
+import { CreateJoinToken, ListJoinTokens, RevokeJoinToken } from './join-tokens.ts';
 import { DeleteSecret, ListSecrets, PutSecret } from './secrets.ts';
 import { CreateService, DeleteService, DescribeServices, ListServices, UpdateService } from './services.ts';
 import { ListTagsForResource, TagResource, UntagResource } from './tags.ts';
@@ -59,6 +59,8 @@ export const actions: Readonly<Record<string, Action>> = {
 
 export const bosunActions: Readonly<Record<string, Action>> = {
   CreateJoinToken,
+  ListJoinTokens,
+  RevokeJoinToken,
   PutSecret,
   DeleteSecret,
   ListSecrets,
