@@ -88,8 +88,9 @@ const list = (v: string | string[] | undefined): string[] =>
 /**
  * Validates a policy document (a JSON string or an object). `knownActions` (lower-cased
  * `service:Action`) catches a misspelt literal action; patterns with wildcards may match none.
+ * Without it (a policy read back from storage) literal actions are not checked.
  */
-export function parsePolicy(input: unknown, knownActions: ReadonlySet<string>): Policy {
+export function parsePolicy(input: unknown, knownActions: ReadonlySet<string> | undefined): Policy {
   let raw = input;
   if (typeof input === 'string') {
     if (input.replace(/\s/g, '').length > MAX_POLICY_CHARS) {
@@ -112,16 +113,14 @@ export function parsePolicy(input: unknown, knownActions: ReadonlySet<string>): 
     throw new InvalidParameterError(`Syntax error in the policy: ${where}: ${issue?.message ?? 'invalid'}.`);
   }
   const document = parsed.data;
-  const statements = (Array.isArray(document.Statement) ? document.Statement : [document.Statement]).map(
-    (s, i) => statementOf(s, `Statement[${i}]`, knownActions),
-  );
+  const statements = document.Statement.map((s, i) => statementOf(s, `Statement[${i}]`, knownActions));
   return { document, statements };
 }
 
 function statementOf(
   s: z.output<typeof StatementSchema>,
   where: string,
-  known: ReadonlySet<string>,
+  known: ReadonlySet<string> | undefined,
 ): Statement {
   if ((s.Action === undefined) === (s.NotAction === undefined)) {
     throw new InvalidParameterError(
@@ -147,7 +146,7 @@ function statementOf(
         `Syntax error in the policy: ${where}: action '${a}': bosun serves the services ecs and bosun only.`,
       );
     }
-    if (!/[*?]/.test(a) && !known.has(a)) {
+    if (known !== undefined && !/[*?]/.test(a) && !known.has(a)) {
       throw new InvalidParameterError(
         `Syntax error in the policy: ${where}: '${a}' is not an action bosun knows.`,
       );
