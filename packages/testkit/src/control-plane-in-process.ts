@@ -64,6 +64,9 @@ export async function startControlPlane(
     timeouts?: Partial<DependencyTimeouts>;
     /** Another Redis than the test Redis (REDIS_URL), e.g. one the test stops and starts. */
     redisUrl?: string;
+    /** Capture the logs (at `logLevel`, default info) instead of silencing them. */
+    logStream?: { write(line: string): void };
+    logLevel?: string;
   } = {},
 ): Promise<TestControlPlane> {
   const shared = options.shareWith;
@@ -86,7 +89,9 @@ export async function startControlPlane(
     settings,
     queuePrefix,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    logLevel: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent',
+    logLevel:
+      options.logLevel ?? (options.logStream ? 'info' : (process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent')),
+    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
     listen: { host: '127.0.0.1', port: 0 },
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),

@@ -13,7 +13,7 @@ import {
   updateAccessKeyPolicy,
   updateAccessKeyStatus,
 } from '../repositories/access-keys.ts';
-import { PRESET_POLICIES, type Policy, type PresetName, parsePolicy } from './policy.ts';
+import { type Policy, PRESET_POLICIES, type PresetName, parsePolicy } from './policy.ts';
 import type { SecretBox } from './secret-box.ts';
 
 export interface AccessKey {

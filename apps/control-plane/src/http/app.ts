@@ -4,7 +4,7 @@ import { ClientError, UnknownOperationError } from '@bosun/model';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAgentApi } from '../agent-protocol/routes.ts';
-import type { AccessKeyStore } from '../auth/access-keys.ts';
+import type { AccessKeyStore, KeyIdentity } from '../auth/access-keys.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { verifySigV4 } from '../auth/sigv4.ts';
 import type { DependencyHealth } from '../context/dependency-health.ts';
@@ -12,10 +12,13 @@ import { readiness } from '../context/readiness.ts';
 import type { ControlPlaneRuntime } from '../context/runtime.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Database } from '../db/client.ts';
-import { actionsByTarget } from '../ecs/index.ts';
+import { LOG_SERIALIZERS } from '../db/safe-error.ts';
+import { arnsInResult, authorizationRequest, isMutating } from '../ecs/authorization.ts';
+import { actionsByTarget, BOSUN_TARGET_PREFIX, knownPolicyActions } from '../ecs/index.ts';
 import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
 import type { WorkerPulse } from '../workers/pulse.ts';
-import { ecsErrorHandler, sendEcsError } from './errors.ts';
+import { AuditTrail, authorize } from './access-control.ts';
+import { classifyError, ecsErrorHandler, sendEcsError } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 export interface AppDeps {
@@ -35,6 +38,8 @@ export interface AppDeps {
   /** Queues and wake-ups (context/runtime.ts); owned by the caller, which closes it after the app. */
   runtime: ControlPlaneRuntime;
   logLevel?: string;
+  /** Where the log goes (stdout otherwise); tests capture it. */
+  logStream?: { write(line: string): void };
   /** Injected in tests to check signature expiry. */
   clock?: () => Date;
 }
@@ -49,6 +54,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: {
       level: deps.logLevel ?? 'info',
       redact: ['req.headers.authorization', 'req.headers["x-amz-security-token"]'],
+      // Errors without query text, parameters or quoted values (db/safe-error.ts); bodies are never logged.
+      serializers: LOG_SERIALIZERS,
+      ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
     },
     genReqId: () => randomUUID(),
     // ECS clients send one JSON document; the signature must be checked over the exact bytes.
@@ -94,44 +102,69 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.post('/', async (req, reply) => {
     const rawBody = typeof req.body === 'string' ? req.body : '';
     const [path, query] = splitUrl(req.url);
-    const caller = await verifySigV4(
+    let key: KeyIdentity | undefined;
+    await verifySigV4(
       { method: req.method, path, query, headers: req.headers, body: rawBody },
       {
         region: deps.scope.region,
         service: 'ecs',
         now: clock(),
         maxSkewMs: SIGNATURE_MAX_SKEW_MS,
-        secretFor: (id) => deps.keys.secretFor(id),
+        secretFor: async (id) => {
+          key = await deps.keys.lookup(id);
+          return key?.secret;
+        },
+        requiredSignedHeaders: ['x-amz-target'],
       },
     );
+    // verifySigV4 returned: the key exists, is ACTIVE and signed this request.
+    const caller = key as KeyIdentity;
 
     const target = req.headers['x-amz-target'];
     const action = typeof target === 'string' ? actionsByTarget.get(target) : undefined;
     if (!action)
       throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
     const actionName = (target as string).slice((target as string).indexOf('.') + 1);
+    const service = (target as string).startsWith(`${BOSUN_TARGET_PREFIX}.`) ? 'bosun' : 'ecs';
+    const audit = new AuditTrail(deps.database.db, req, caller, `${service}:${actionName}`);
 
-    const body = parseJsonBody(rawBody);
-    assertStorableStrings(body);
-    const input = parseActionInput(action.input, body);
-    // Made when a handler first logs: most calls never do, and a pino child costs a few % per call.
-    let log: FastifyBaseLogger | undefined;
-    const result = await action.handle(
-      {
-        db: deps.database.db,
-        scope: deps.scope,
-        now: clock(),
-        caller: { accessKeyId: caller },
-        get log() {
-          log ??= req.log.child({ action: actionName });
-          return log;
+    let result: object;
+    try {
+      const body = parseJsonBody(rawBody);
+      assertStorableStrings(body);
+      const input = parseActionInput(action.input, body);
+      const authz = authorizationRequest(service, actionName, input as Record<string, unknown>, deps.scope);
+      audit.resources = authz.resources;
+      authorize(deps.scope, caller, authz);
+      // Made when a handler first logs: most calls never do, and a pino child costs a few % per call.
+      let log: FastifyBaseLogger | undefined;
+      result = await action.handle(
+        {
+          db: deps.database.db,
+          scope: deps.scope,
+          now: clock(),
+          caller: {
+            accessKeyId: caller.accessKeyId,
+            userName: caller.userName,
+            authorize: (a, resources) => authorize(deps.scope, caller, { ...authz, action: a, resources }),
+          },
+          accessKeys: { knownActions: knownPolicyActions, forget: (id) => deps.keys.forget(id) },
+          get log() {
+            log ??= req.log.child({ action: actionName });
+            return log;
+          },
+          settings: deps.settings,
+          runtime: deps.runtime,
+          secretBox: deps.secretBox,
         },
-        settings: deps.settings,
-        runtime: deps.runtime,
-        secretBox: deps.secretBox,
-      },
-      input,
-    );
+        input,
+      );
+    } catch (e) {
+      const { code } = classifyError(e as Error, req);
+      if (isMutating(actionName) || code === 'AccessDeniedException') await audit.record(code);
+      throw e;
+    }
+    if (isMutating(actionName)) await audit.record('ok', arnsInResult(result));
     return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
   });
 
