@@ -67,6 +67,8 @@ export async function startControlPlane(
     /** Capture the logs (at `logLevel`, default info) instead of silencing them. */
     logStream?: { write(line: string): void };
     logLevel?: string;
+    /** The master key (64 hex); random otherwise. A test that works on the database as the CLI's --local does needs it. */
+    masterKeyHex?: string;
   } = {},
 ): Promise<TestControlPlane> {
   const shared = options.shareWith;
@@ -74,7 +76,7 @@ export async function startControlPlane(
   const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
   if (scratch) await applyMigrations(databaseUrl);
   const redisUrl = options.redisUrl ?? requireEnv('REDIS_URL');
-  const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
+  const box = shared?.box ?? new SecretBox(options.masterKeyHex ?? randomBytes(32).toString('hex'));
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
   const queuePrefix = shared?.queuePrefix ?? newQueuePrefix();
   const settings = { ...TEST_SETTINGS, ...options.settings };
