@@ -11,7 +11,7 @@ import {
   ListTaskDefinitionsCommand,
   RegisterTaskDefinitionCommand,
 } from '@aws-sdk/client-ecs';
-import { awsEcs, ecsTarget, REGION, REPO_ROOT, rawEcsCall, run } from '@bosun/testkit';
+import { awsEcs, ecsTarget, REGION, REPO_ROOT, rawEcsCall, run, signEcsRequest } from '@bosun/testkit';
 import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAdminKey } from '../src/auth/access-keys.ts';
@@ -261,6 +261,19 @@ describe('access keys and policies', { timeout: 120_000 }, () => {
     expect(unsigned.status).toBe(403);
     expect(unsigned.body.__type).toBe('InvalidSignatureException');
     expect(unsigned.body.message).toMatch(/UNSIGNED-PAYLOAD/);
+
+    // A signature that leaves the operation out could be replayed as another operation.
+    const headers = await signEcsRequest(cp.endpoint, cp.key, {
+      headers: { 'content-type': 'application/x-amz-json-1.1' },
+      body: '{}',
+    });
+    const res = await fetch(`${cp.endpoint}/`, {
+      method: 'POST',
+      headers: { ...headers, 'x-amz-target': ecsTarget('DeleteCluster') },
+      body: '{}',
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ __type: 'IncompleteSignatureException' });
   });
 
   it('the audit log records who did what, refused calls included (API and CLI)', async () => {

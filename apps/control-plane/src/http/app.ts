@@ -133,7 +133,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       const body = parseJsonBody(rawBody);
       assertStorableStrings(body);
       const input = parseActionInput(action.input, body);
-      const authz = authorizationRequest(service, actionName, input as Record<string, unknown>, deps.scope);
+      const request = authorizationRequest(service, actionName, input as Record<string, unknown>, deps.scope);
+      const authz = {
+        ...request,
+        context: {
+          ...request.context,
+          'aws:username': caller.userName,
+          'bosun:accesskeyid': caller.accessKeyId,
+        },
+      };
       audit.resources = authz.resources;
       authorize(deps.scope, caller, authz);
       // Made when a handler first logs: most calls never do, and a pino child costs a few % per call.
