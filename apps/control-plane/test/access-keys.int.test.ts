@@ -331,6 +331,66 @@ describe('access keys and policies', { timeout: 120_000 }, () => {
     expect(await bosunFails(['audit'], envOf(readOnly))).toContain('AccessDeniedException');
   });
 
+  it("aws iam create/list/update/delete-access-key work through IAM's Query protocol, with IAM's errors", async () => {
+    const iam = async (env: Record<string, string>, ...args: string[]) => {
+      const { stdout } = await run('aws', ['iam', ...args, '--output', 'json'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ...env },
+      });
+      return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
+    };
+    const iamFails = async (env: Record<string, string>, ...args: string[]) =>
+      iam(env, ...args).then(
+        () => {
+          throw new Error('should have failed');
+        },
+        (e: { stderr: string }) => e.stderr,
+      );
+    const created = (await iam(adminEnv(), 'create-access-key', '--user-name', 'robot')).AccessKey as Key & {
+      UserName: string;
+      Status: string;
+    };
+    secrets.push(created.SecretAccessKey);
+    expect(created).toMatchObject({ UserName: 'robot', Status: 'Active' });
+    await awsEcs(envOf(created), home, 'list-clusters');
+    // EcsFullAccess, the default: no key management.
+    expect(await iamFails(envOf(created), 'list-access-keys')).toContain('AccessDenied');
+
+    const listed = (await iam(adminEnv(), 'list-access-keys', '--user-name', 'robot')).AccessKeyMetadata;
+    expect(listed).toEqual([expect.objectContaining({ AccessKeyId: created.AccessKeyId, Status: 'Active' })]);
+    await iam(
+      adminEnv(),
+      'update-access-key',
+      '--user-name',
+      'robot',
+      '--access-key-id',
+      created.AccessKeyId,
+      '--status',
+      'Inactive',
+    );
+    expect(await awsFails(envOf(created), 'list-clusters')).toContain('UnrecognizedClientException');
+    await iam(
+      adminEnv(),
+      'delete-access-key',
+      '--user-name',
+      'robot',
+      '--access-key-id',
+      created.AccessKeyId,
+    );
+    expect((await iam(adminEnv(), 'list-access-keys', '--user-name', 'robot')).AccessKeyMetadata).toEqual([]);
+    expect(
+      await iamFails(
+        adminEnv(),
+        'delete-access-key',
+        '--user-name',
+        'robot',
+        '--access-key-id',
+        created.AccessKeyId,
+      ),
+    ).toContain('NoSuchEntity');
+    expect(await iamFails(adminEnv(), 'list-users')).toContain('InvalidAction');
+  });
+
   it('ensureAdminKey honours INACTIVE, and the owner gets back in with --local on the host', async () => {
     await bosun(['update-access-key', '--access-key-id', cp.key.accessKeyId, '--status', 'Inactive']);
     expect(await awsFails(adminEnv(), 'list-clusters')).toContain('UnrecognizedClientException');

@@ -1,24 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { ArnScope } from '@bosun/model';
 import { ClientError, UnknownOperationError } from '@bosun/model';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAgentApi } from '../agent-protocol/routes.ts';
-import type { AccessKeyStore, KeyIdentity } from '../auth/access-keys.ts';
+import type { AccessKeyStore } from '../auth/access-keys.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
-import { verifySigV4 } from '../auth/sigv4.ts';
 import type { DependencyHealth } from '../context/dependency-health.ts';
 import { readiness } from '../context/readiness.ts';
 import type { ControlPlaneRuntime } from '../context/runtime.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Database } from '../db/client.ts';
 import { LOG_SERIALIZERS } from '../db/safe-error.ts';
-import { arnsInResult, authorizationRequest, isMutating } from '../ecs/authorization.ts';
-import { actionsByTarget, BOSUN_TARGET_PREFIX, knownPolicyActions } from '../ecs/index.ts';
-import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
+import { actionsByTarget, BOSUN_TARGET_PREFIX } from '../ecs/index.ts';
+import { assertStorableStrings } from '../ecs/input.ts';
 import type { WorkerPulse } from '../workers/pulse.ts';
-import { AuditTrail, authorize } from './access-control.ts';
-import { classifyError, ecsErrorHandler, sendEcsError } from './errors.ts';
+import { type DispatchDeps, runAction, verifyCaller } from './dispatch.ts';
+import { ecsErrorHandler, sendEcsError } from './errors.ts';
+import { credentialScopeService, serveIamQuery } from './iam-query.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 export interface AppDeps {
@@ -44,7 +43,6 @@ export interface AppDeps {
   clock?: () => Date;
 }
 
-const SIGNATURE_MAX_SKEW_MS = 5 * 60 * 1000;
 const VERSION = '0.1.0';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -99,80 +97,39 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.get('/openapi.json', async () => buildOpenApiDocument(VERSION));
 
+  const dispatch: DispatchDeps = {
+    db: deps.database.db,
+    scope: deps.scope,
+    keys: deps.keys,
+    secretBox: deps.secretBox,
+    settings: deps.settings,
+    runtime: deps.runtime,
+  };
+
   app.post('/', async (req, reply) => {
     const rawBody = typeof req.body === 'string' ? req.body : '';
-    const [path, query] = splitUrl(req.url);
-    let key: KeyIdentity | undefined;
-    await verifySigV4(
-      { method: req.method, path, query, headers: req.headers, body: rawBody },
-      {
-        region: deps.scope.region,
-        service: 'ecs',
-        now: clock(),
-        maxSkewMs: SIGNATURE_MAX_SKEW_MS,
-        secretFor: async (id) => {
-          key = await deps.keys.lookup(id);
-          return key?.secret;
-        },
-        requiredSignedHeaders: ['x-amz-target'],
-      },
-    );
-    // verifySigV4 returned: the key exists, is ACTIVE and signed this request.
-    const caller = key as KeyIdentity;
-
+    const now = clock();
+    // IAM's Query protocol (`aws iam …`): credentials scoped to the service `iam`.
+    if (credentialScopeService(req.headers.authorization) === 'iam') {
+      return serveIamQuery(dispatch, req, reply, rawBody, now);
+    }
+    const caller = await verifyCaller(dispatch, req, rawBody, now, 'ecs');
     const target = req.headers['x-amz-target'];
     const action = typeof target === 'string' ? actionsByTarget.get(target) : undefined;
     if (!action)
       throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
     const actionName = (target as string).slice((target as string).indexOf('.') + 1);
     const service = (target as string).startsWith(`${BOSUN_TARGET_PREFIX}.`) ? 'bosun' : 'ecs';
-    const audit = new AuditTrail(deps.database.db, req, caller, `${service}:${actionName}`);
-
-    let result: object;
-    try {
-      const body = parseJsonBody(rawBody);
-      assertStorableStrings(body);
-      const input = parseActionInput(action.input, body);
-      const request = authorizationRequest(service, actionName, input as Record<string, unknown>, deps.scope);
-      const authz = {
-        ...request,
-        context: {
-          ...request.context,
-          'aws:username': caller.userName,
-          'bosun:accesskeyid': caller.accessKeyId,
-        },
-      };
-      audit.resources = authz.resources;
-      authorize(deps.scope, caller, authz);
-      // Made when a handler first logs: most calls never do, and a pino child costs a few % per call.
-      let log: FastifyBaseLogger | undefined;
-      result = await action.handle(
-        {
-          db: deps.database.db,
-          scope: deps.scope,
-          now: clock(),
-          caller: {
-            accessKeyId: caller.accessKeyId,
-            userName: caller.userName,
-            authorize: (a, resources) => authorize(deps.scope, caller, { ...authz, action: a, resources }),
-          },
-          accessKeys: { knownActions: knownPolicyActions, forget: (id) => deps.keys.forget(id) },
-          get log() {
-            log ??= req.log.child({ action: actionName });
-            return log;
-          },
-          settings: deps.settings,
-          runtime: deps.runtime,
-          secretBox: deps.secretBox,
-        },
-        input,
-      );
-    } catch (e) {
-      const { code } = classifyError(e as Error, req);
-      if (isMutating(actionName) || code === 'AccessDeniedException') await audit.record(code);
-      throw e;
-    }
-    if (isMutating(actionName)) await audit.record('ok', arnsInResult(result));
+    const result = await runAction(
+      dispatch,
+      req,
+      now,
+      caller,
+      service,
+      actionName,
+      action,
+      jsonInput(rawBody),
+    );
     return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
   });
 
@@ -189,6 +146,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app;
 }
 
+/** The body of an ECS JSON call, checked for strings Postgres cannot store. */
+function jsonInput(raw: string): unknown {
+  const body = parseJsonBody(raw);
+  assertStorableStrings(body);
+  return body;
+}
+
 function parseJsonBody(raw: string): unknown {
   if (raw.trim() === '') return {};
   let body: unknown;
@@ -201,15 +165,4 @@ function parseJsonBody(raw: string): unknown {
     throw new ClientError('The request body must be a JSON object.');
   }
   return body;
-}
-
-function splitUrl(url: string): [string, Record<string, string | string[]>] {
-  const idx = url.indexOf('?');
-  if (idx === -1) return [url, {}];
-  const query: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(url.slice(idx + 1))) {
-    const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return [url.slice(0, idx), query];
 }
