@@ -28,8 +28,17 @@ async function main() {
   });
   const { app, adminKey } = running;
   const endpoint = config.publicUrl ?? running.address.replace('0.0.0.0', '127.0.0.1');
-  const envFile = await writeClientEnv(config.stateDir, adminKey, { region: config.region, endpoint });
-  app.log.info({ endpoint, envFile, accessKeyId: adminKey.accessKeyId }, 'bosun control plane ready');
+  if (adminKey.status === 'ACTIVE') {
+    const envFile = await writeClientEnv(config.stateDir, adminKey, { region: config.region, endpoint });
+    app.log.info({ endpoint, envFile, accessKeyId: adminKey.accessKeyId }, 'bosun control plane ready');
+  } else {
+    // Deactivated on purpose: not re-activated, and STATE_DIR/env is not rewritten with it.
+    app.log.warn(
+      { endpoint, accessKeyId: adminKey.accessKeyId },
+      'bosun control plane ready; every admin access key is INACTIVE: make a new one on this host with ' +
+        '`scripts/bosun create-access-key --local --name admin --policy AdministratorAccess`',
+    );
+  }
 
   let closing = false;
   const shutdown = async (signal: string) => {

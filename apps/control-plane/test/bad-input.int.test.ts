@@ -107,8 +107,19 @@ describe('bad input gets a clear ECS error, never a 5xx, and stores nothing', ()
     expect(await snapshot()).toBe(before);
   });
 
-  it('a request without X-Amz-Target is an unknown operation', async () => {
+  it('a request without X-Amz-Target is refused: the operation must be signed', async () => {
     const res = await rawEcsCall(cp.endpoint, { body: '{}', key: cp.key });
+    expect(res.status).toBe(403);
+    expect(res.body.__type).toBe('IncompleteSignatureException');
+    expect(res.body.message).toMatch(/x-amz-target/);
+  });
+
+  it('a signed request for an operation bosun does not serve is an unknown operation', async () => {
+    const res = await rawEcsCall(cp.endpoint, {
+      target: 'AmazonEC2ContainerServiceV20141113.Nope',
+      body: '{}',
+      key: cp.key,
+    });
     expect(res.status).toBe(400);
     expect(res.body.__type).toBe('UnknownOperationException');
   });

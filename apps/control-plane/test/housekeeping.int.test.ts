@@ -274,4 +274,20 @@ describe('housekeeping retention', () => {
     expect(after['task-old-gone'] ?? 0).toBe(0);
     expect(after['ev-old-gone'] ?? 0).toBe(0);
   });
+
+  it('removes audit events past BOSUN_AUDIT_RETENTION_SECONDS (90 days), in bounded batches, and keeps the rest', async () => {
+    const sql = cp.database.sql;
+    await sql`
+      insert into audit_events (at, request_id, access_key_id, action, resources, result, source_address)
+      select now() - s.age, s.label || g, 'BKIATEST', 'ecs:CreateCluster', '[]'::jsonb, 'ok', '127.0.0.1'
+        from (values ('audit-old-gone', interval '91 days', 1500),
+                     ('audit-recent-kept', interval '89 days', 20)) as s(label, age, n),
+             generate_series(1, s.n) as g`;
+    const report = await housekeeping(deps(cp));
+    expect(report.removed.auditEvents).toBe(1500);
+    const [left] = await sql<{ old: number; kept: number }[]>`
+      select count(*) filter (where request_id like 'audit-old-gone%')::int as old,
+             count(*) filter (where request_id like 'audit-recent-kept%')::int as kept from audit_events`;
+    expect(left).toEqual({ old: 0, kept: 20 });
+  });
 });

@@ -24,6 +24,8 @@ export type EcsErrorCode =
   | 'MissingAuthenticationTokenException'
   | 'UnrecognizedClientException'
   | 'InvalidSignatureException'
+  // A signature that lacks a required part (AWS's name for it).
+  | 'IncompleteSignatureException'
   | 'UnknownOperationException';
 
 export class BosunError extends Error {
@@ -116,10 +118,21 @@ export class UnsupportedFeatureError extends BosunError {
 
 export class AuthenticationError extends BosunError {
   constructor(
-    code: 'MissingAuthenticationTokenException' | 'UnrecognizedClientException' | 'InvalidSignatureException',
+    code:
+      | 'MissingAuthenticationTokenException'
+      | 'UnrecognizedClientException'
+      | 'InvalidSignatureException'
+      | 'IncompleteSignatureException',
     message: string,
   ) {
     super(code, message);
+  }
+}
+
+/** The caller's key is known and its signature good, but its policy does not allow the call. */
+export class AccessDeniedError extends BosunError {
+  constructor(message: string) {
+    super('AccessDeniedException', message);
   }
 }
 

@@ -200,3 +200,8 @@ export function refusalReason(refused: readonly Escape[]): string {
   const items = refused.map((e) => `${LABEL[e.kind]} ${e.detail} (${SETTING[e.kind]})`);
   return `HostPolicyRefused: this host does not allow ${items.join('; ')}`;
 }
+
+/** One sentence naming each escape, for the control plane's AccessDenied message. */
+export function describeEscapes(escapes: readonly Escape[]): string {
+  return escapes.map((e) => `${LABEL[e.kind]} ${e.detail}`).join('; ');
+}

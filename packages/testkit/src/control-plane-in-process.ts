@@ -64,6 +64,11 @@ export async function startControlPlane(
     timeouts?: Partial<DependencyTimeouts>;
     /** Another Redis than the test Redis (REDIS_URL), e.g. one the test stops and starts. */
     redisUrl?: string;
+    /** Capture the logs (at `logLevel`, default info) instead of silencing them. */
+    logStream?: { write(line: string): void };
+    logLevel?: string;
+    /** The master key (64 hex); random otherwise. A test that works on the database as the CLI's --local does needs it. */
+    masterKeyHex?: string;
   } = {},
 ): Promise<TestControlPlane> {
   const shared = options.shareWith;
@@ -71,7 +76,7 @@ export async function startControlPlane(
   const databaseUrl = shared?.databaseUrl ?? scratch?.url ?? '';
   if (scratch) await applyMigrations(databaseUrl);
   const redisUrl = options.redisUrl ?? requireEnv('REDIS_URL');
-  const box = shared?.box ?? new SecretBox(randomBytes(32).toString('hex'));
+  const box = shared?.box ?? new SecretBox(options.masterKeyHex ?? randomBytes(32).toString('hex'));
   // Per scratch database, so a job left in Redis by another test file never reaches this one.
   const queuePrefix = shared?.queuePrefix ?? newQueuePrefix();
   const settings = { ...TEST_SETTINGS, ...options.settings };
@@ -86,7 +91,9 @@ export async function startControlPlane(
     settings,
     queuePrefix,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    logLevel: process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent',
+    logLevel:
+      options.logLevel ?? (options.logStream ? 'info' : (process.env.BOSUN_TEST_LOG_LEVEL ?? 'silent')),
+    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
     listen: { host: '127.0.0.1', port: 0 },
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),

@@ -17,6 +17,11 @@ export interface VerifyOptions {
   now: Date;
   maxSkewMs: number;
   secretFor(accessKeyId: string): Promise<string | undefined>;
+  /**
+   * Headers the signature must cover besides host and x-amz-date (both always required): for a JSON
+   * API, x-amz-target, so a captured signature cannot be replayed as another operation.
+   */
+  requiredSignedHeaders?: readonly string[];
 }
 
 const AUTH_RE =
@@ -77,8 +82,23 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
   }
 
   const signedHeaders = (signedHeaderList ?? '').split(';');
-  if (!signedHeaders.includes('host')) {
-    throw new AuthenticationError('InvalidSignatureException', "The 'host' header must be signed.");
+  // AWS accepts the Date header in place of X-Amz-Date; the AWS CLI (botocore) and the SDKs always
+  // send and sign X-Amz-Date, so bosun requires it and so has one timestamp to check.
+  for (const name of ['host', 'x-amz-date', ...(opts.requiredSignedHeaders ?? [])]) {
+    if (!signedHeaders.includes(name)) {
+      throw new AuthenticationError(
+        'IncompleteSignatureException',
+        `The '${name}' header must be among the signed headers (SignedHeaders=${signedHeaderList}).`,
+      );
+    }
+  }
+  // An unsigned body would let anyone on the path change what a signed call does.
+  const contentHash = single(req.headers['x-amz-content-sha256']);
+  if (contentHash !== undefined && !/^[0-9a-f]{64}$/.test(contentHash)) {
+    throw new AuthenticationError(
+      'InvalidSignatureException',
+      `x-amz-content-sha256 '${contentHash.slice(0, 40)}' is not accepted: bosun requires the signed SHA-256 of the body (UNSIGNED-PAYLOAD and streaming payloads are refused).`,
+    );
   }
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) {
@@ -93,7 +113,7 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
   }
   // The signer trusts a supplied payload hash, so it must really be the body's hash.
   const claimedHash = headers['x-amz-content-sha256'];
-  if (claimedHash !== undefined && claimedHash !== 'UNSIGNED-PAYLOAD') {
+  if (claimedHash !== undefined) {
     const actual = hash('sha256', req.body, 'hex');
     if (claimedHash !== actual) {
       throw new AuthenticationError(

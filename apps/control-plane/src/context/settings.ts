@@ -11,6 +11,8 @@ export interface RetentionSettings {
   inactiveInstanceMs: number;
   /** Placement request records (RunTask/StartTask and their clientToken), from the call. */
   requestMs: number;
+  /** Audit events (mutating and refused API calls), by their time. */
+  auditEventMs: number;
 }
 
 export const DEFAULT_RETENTION: RetentionSettings = {
@@ -18,6 +20,7 @@ export const DEFAULT_RETENTION: RetentionSettings = {
   serviceEventMs: 7 * 24 * 3600_000,
   inactiveInstanceMs: 3600_000,
   requestMs: 24 * 3600_000,
+  auditEventMs: 90 * 24 * 3600_000,
 };
 
 /** Seconds from the environment, at least `min`, at most ten years (still a valid interval). */
@@ -113,6 +116,8 @@ const ConfigSchema = z.object({
    * until no task names them. At least 15 minutes: a caller still waiting must find its outcome.
    */
   BOSUN_REQUEST_RETENTION_SECONDS: retentionSeconds(900, DEFAULT_RETENTION.requestMs),
+  /** The audit log keeps who did what this long (default 90 days). */
+  BOSUN_AUDIT_RETENTION_SECONDS: retentionSeconds(3600, DEFAULT_RETENTION.auditEventMs),
   /** Every ACTIVE/DRAINING service is evaluated at least this often (heals lost jobs, notices lost agents). */
   BOSUN_SERVICE_SWEEP_SECONDS: z.coerce.number().min(0.5).max(3600).default(5),
   /** Namespaces BullMQ's keys; every process of one install needs the same value. */
@@ -178,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       serviceEventMs: c.BOSUN_SERVICE_EVENT_RETENTION_SECONDS * 1000,
       inactiveInstanceMs: c.BOSUN_INACTIVE_INSTANCE_RETENTION_SECONDS * 1000,
       requestMs: c.BOSUN_REQUEST_RETENTION_SECONDS * 1000,
+      auditEventMs: c.BOSUN_AUDIT_RETENTION_SECONDS * 1000,
     },
     serviceSweepMs: c.BOSUN_SERVICE_SWEEP_SECONDS * 1000,
     queuePrefix: c.BOSUN_QUEUE_PREFIX,

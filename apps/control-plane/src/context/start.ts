@@ -2,10 +2,10 @@ import type { ArnScope } from '@bosun/model';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { AccessKey } from '../auth/access-keys.ts';
-import { AccessKeyStore, ensureAdminKey } from '../auth/access-keys.ts';
+import { AccessKeyStore, type AdminKey, ensureAdminKey } from '../auth/access-keys.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { connectDatabase, type Database } from '../db/client.ts';
+import { LOG_SERIALIZERS } from '../db/safe-error.ts';
 import { buildApp } from '../http/app.ts';
 import { ensureDefaultCluster } from '../repositories/bootstrap.ts';
 import { startWorkers } from '../workers/index.ts';
@@ -34,6 +34,8 @@ export interface StartOptions {
   workers?: boolean;
   /** Injected in tests (signature expiry, time-dependent decisions). */
   clock?: () => Date;
+  /** Where the logs go (stdout otherwise); tests capture them. */
+  logStream?: { write(line: string): void };
   /** Bounded waits on Postgres and Redis (BOSUN_DB_*_TIMEOUT_SECONDS, BOSUN_REDIS_COMMAND_TIMEOUT_SECONDS). */
   timeouts?: Partial<DependencyTimeouts>;
 }
@@ -46,7 +48,8 @@ export interface RunningControlPlane {
   redis: Redis;
   runtime: ControlPlaneRuntime;
   health: DependencyHealth;
-  adminKey: AccessKey;
+  /** The admin user's newest ACTIVE key, else its newest key (INACTIVE: then STATE_DIR/env is left alone). */
+  adminKey: AdminKey;
   close(): Promise<void>;
 }
 
@@ -77,7 +80,10 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
   producer.on('error', () => {});
   const adminKey = await ensureAdminKey(database.db, o.box);
   await ensureDefaultCluster(database.db);
-  const log = pino({ level: o.logLevel });
+  const log =
+    o.logStream === undefined
+      ? pino({ level: o.logLevel, serializers: LOG_SERIALIZERS })
+      : pino({ level: o.logLevel, serializers: LOG_SERIALIZERS }, o.logStream);
   const runtime = await createRuntime(redis, producer, {
     queuePrefix: o.queuePrefix,
     log,
@@ -114,6 +120,7 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
     settings: o.settings,
     runtime,
     logLevel: o.logLevel,
+    ...(o.logStream === undefined ? {} : { logStream: o.logStream }),
     clock,
   });
   const address = await app.listen({ host: o.listen.host, port: o.listen.port });

@@ -1,5 +1,14 @@
+import { PRIVILEGED_TASK_DEFINITION_ACTION } from '../auth/policy.ts';
+import {
+  CreateAccessKey,
+  DeleteAccessKey,
+  ListAccessKeys,
+  PutAccessKeyPolicy,
+  UpdateAccessKey,
+} from './access-keys.ts';
 import type { Action } from './action.ts';
 import { DeleteAttributes, ListAttributes, PutAttributes } from './attributes.ts';
+import { ListAuditEvents } from './audit.ts';
 import { CreateCluster, DeleteCluster, DescribeClusters, ListClusters } from './clusters.ts';
 import {
   DeregisterContainerInstance,
@@ -64,10 +73,23 @@ export const bosunActions: Readonly<Record<string, Action>> = {
   PutSecret,
   DeleteSecret,
   ListSecrets,
+  CreateAccessKey,
+  ListAccessKeys,
+  UpdateAccessKey,
+  PutAccessKeyPolicy,
+  DeleteAccessKey,
+  ListAuditEvents,
 };
 
 /** X-Amz-Target value → action. */
 export const actionsByTarget: ReadonlyMap<string, Action> = new Map([
   ...Object.entries(actions).map(([name, a]) => [`${ECS_TARGET_PREFIX}.${name}`, a] as const),
   ...Object.entries(bosunActions).map(([name, a]) => [`${BOSUN_TARGET_PREFIX}.${name}`, a] as const),
+]);
+
+/** `service:Action`, lower-cased, of every action served, and the privileged-definition permission. */
+export const knownPolicyActions: ReadonlySet<string> = new Set([
+  ...Object.keys(actions).map((n) => `ecs:${n}`.toLowerCase()),
+  ...Object.keys(bosunActions).map((n) => `bosun:${n}`.toLowerCase()),
+  PRIVILEGED_TASK_DEFINITION_ACTION.toLowerCase(),
 ]);

@@ -1,7 +1,10 @@
 import {
+  AccessDeniedError,
   type ArnScope,
   arns,
   ClientError,
+  describeEscapes,
+  escapesOf,
   InvalidParameterError,
   parseArn,
   parseRegisterTaskDefinition,
@@ -10,6 +13,7 @@ import {
   TASK_DEFINITION_STATUSES,
 } from '@bosun/model';
 import { z } from 'zod';
+import { PRIVILEGED_TASK_DEFINITION_ACTION } from '../auth/policy.ts';
 import { listTags, putTags } from '../repositories/tags.ts';
 import {
   deregisterRevision,
@@ -71,6 +75,19 @@ export const RegisterTaskDefinition = defineAction(
   RegisterTaskDefinitionInput,
   async (ctx, input) => {
     const { spec, tags } = parseRegisterTaskDefinition(input);
+    // What reaches past the container to the host needs its own permission (the agent refuses it
+    // too, unless its host allows it): checked before anything is stored.
+    const escapes = escapesOf(spec);
+    if (escapes.length > 0) {
+      const resource = `${arns.taskDefinition(ctx.scope, spec.family, 0).replace(/:0$/, '')}:*`;
+      try {
+        ctx.caller.authorize(PRIVILEGED_TASK_DEFINITION_ACTION, [resource]);
+      } catch (e) {
+        throw new AccessDeniedError(
+          `${(e as Error).message} This task definition asks for what escapes the container: ${describeEscapes(escapes)}.`,
+        );
+      }
+    }
     // Parse constraint expressions now, so a typo fails at registration rather than at placement.
     spec.placementConstraints.forEach((c, i) => {
       parseClusterQueryAt(`placementConstraints[${i}].expression`, c.expression ?? '');
@@ -85,7 +102,7 @@ export const RegisterTaskDefinition = defineAction(
 );
 
 function registeredBy(ctx: ActionContext): string {
-  return `arn:aws:iam::${ctx.scope.accountId}:user/${ctx.caller.accessKeyId}`;
+  return `arn:aws:iam::${ctx.scope.accountId}:user/${ctx.caller.userName}`;
 }
 
 export const DescribeTaskDefinition = defineAction(

@@ -1,21 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { ArnScope } from '@bosun/model';
 import { ClientError, UnknownOperationError } from '@bosun/model';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAgentApi } from '../agent-protocol/routes.ts';
 import type { AccessKeyStore } from '../auth/access-keys.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
-import { verifySigV4 } from '../auth/sigv4.ts';
 import type { DependencyHealth } from '../context/dependency-health.ts';
 import { readiness } from '../context/readiness.ts';
 import type { ControlPlaneRuntime } from '../context/runtime.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Database } from '../db/client.ts';
-import { actionsByTarget } from '../ecs/index.ts';
-import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
+import { LOG_SERIALIZERS } from '../db/safe-error.ts';
+import { actionsByTarget, BOSUN_TARGET_PREFIX } from '../ecs/index.ts';
+import { assertStorableStrings } from '../ecs/input.ts';
 import type { WorkerPulse } from '../workers/pulse.ts';
+import { type DispatchDeps, runAction, verifyCaller } from './dispatch.ts';
 import { ecsErrorHandler, sendEcsError } from './errors.ts';
+import { credentialScopeService, serveIamQuery } from './iam-query.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 export interface AppDeps {
@@ -35,11 +37,12 @@ export interface AppDeps {
   /** Queues and wake-ups (context/runtime.ts); owned by the caller, which closes it after the app. */
   runtime: ControlPlaneRuntime;
   logLevel?: string;
+  /** Where the log goes (stdout otherwise); tests capture it. */
+  logStream?: { write(line: string): void };
   /** Injected in tests to check signature expiry. */
   clock?: () => Date;
 }
 
-const SIGNATURE_MAX_SKEW_MS = 5 * 60 * 1000;
 const VERSION = '0.1.0';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -49,6 +52,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: {
       level: deps.logLevel ?? 'info',
       redact: ['req.headers.authorization', 'req.headers["x-amz-security-token"]'],
+      // Errors without query text, parameters or quoted values (db/safe-error.ts); bodies are never logged.
+      serializers: LOG_SERIALIZERS,
+      ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
     },
     genReqId: () => randomUUID(),
     // ECS clients send one JSON document; the signature must be checked over the exact bytes.
@@ -91,46 +97,38 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.get('/openapi.json', async () => buildOpenApiDocument(VERSION));
 
+  const dispatch: DispatchDeps = {
+    db: deps.database.db,
+    scope: deps.scope,
+    keys: deps.keys,
+    secretBox: deps.secretBox,
+    settings: deps.settings,
+    runtime: deps.runtime,
+  };
+
   app.post('/', async (req, reply) => {
     const rawBody = typeof req.body === 'string' ? req.body : '';
-    const [path, query] = splitUrl(req.url);
-    const caller = await verifySigV4(
-      { method: req.method, path, query, headers: req.headers, body: rawBody },
-      {
-        region: deps.scope.region,
-        service: 'ecs',
-        now: clock(),
-        maxSkewMs: SIGNATURE_MAX_SKEW_MS,
-        secretFor: (id) => deps.keys.secretFor(id),
-      },
-    );
-
+    const now = clock();
+    // IAM's Query protocol (`aws iam …`): credentials scoped to the service `iam`.
+    if (credentialScopeService(req.headers.authorization) === 'iam') {
+      return serveIamQuery(dispatch, req, reply, rawBody, now);
+    }
+    const caller = await verifyCaller(dispatch, req, rawBody, now, 'ecs');
     const target = req.headers['x-amz-target'];
     const action = typeof target === 'string' ? actionsByTarget.get(target) : undefined;
     if (!action)
       throw new UnknownOperationError(typeof target === 'string' ? target : '(no X-Amz-Target header)');
     const actionName = (target as string).slice((target as string).indexOf('.') + 1);
-
-    const body = parseJsonBody(rawBody);
-    assertStorableStrings(body);
-    const input = parseActionInput(action.input, body);
-    // Made when a handler first logs: most calls never do, and a pino child costs a few % per call.
-    let log: FastifyBaseLogger | undefined;
-    const result = await action.handle(
-      {
-        db: deps.database.db,
-        scope: deps.scope,
-        now: clock(),
-        caller: { accessKeyId: caller },
-        get log() {
-          log ??= req.log.child({ action: actionName });
-          return log;
-        },
-        settings: deps.settings,
-        runtime: deps.runtime,
-        secretBox: deps.secretBox,
-      },
-      input,
+    const service = (target as string).startsWith(`${BOSUN_TARGET_PREFIX}.`) ? 'bosun' : 'ecs';
+    const result = await runAction(
+      dispatch,
+      req,
+      now,
+      caller,
+      service,
+      actionName,
+      action,
+      jsonInput(rawBody),
     );
     return reply.header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
   });
@@ -148,6 +146,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app;
 }
 
+/** The body of an ECS JSON call, checked for strings Postgres cannot store. */
+function jsonInput(raw: string): unknown {
+  const body = parseJsonBody(raw);
+  assertStorableStrings(body);
+  return body;
+}
+
 function parseJsonBody(raw: string): unknown {
   if (raw.trim() === '') return {};
   let body: unknown;
@@ -160,15 +165,4 @@ function parseJsonBody(raw: string): unknown {
     throw new ClientError('The request body must be a JSON object.');
   }
   return body;
-}
-
-function splitUrl(url: string): [string, Record<string, string | string[]>] {
-  const idx = url.indexOf('?');
-  if (idx === -1) return [url, {}];
-  const query: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(url.slice(idx + 1))) {
-    const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return [url.slice(0, idx), query];
 }

@@ -6,12 +6,13 @@ const AUTH_CODES = new Set<EcsErrorCode>([
   'MissingAuthenticationTokenException',
   'UnrecognizedClientException',
   'InvalidSignatureException',
-  'AccessDeniedException',
+  'IncompleteSignatureException',
 ]);
 
 export function httpStatusFor(code: EcsErrorCode): number {
   if (code === 'ServerException') return 500;
   if (code === 'ServiceUnavailableException') return 503;
+  // Refused signatures are 403 (as AWS); AccessDeniedException is an ECS error like the others: 400.
   if (AUTH_CODES.has(code)) return 403;
   if (code === 'UnknownOperationException') return 400;
   return 400;
@@ -30,6 +31,20 @@ const DATABASE_MESSAGES = {
  * the SDKs retry); any other fault on bosun's side is ServerException.
  */
 export function ecsErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  const { code, message } = classifyError(error, request);
+  const status = httpStatusFor(code);
+  // Only the error itself: a postgres.js error's query and parameters are left out by the logger's
+  // serializer (http/log-redaction.ts), and the request body is never logged.
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ code, message }, 'request rejected');
+  return sendEcsError(reply, code, message);
+}
+
+/** The ECS error code and message the caller gets for an error (also what the audit log records). */
+export function classifyError(
+  error: FastifyError | Error,
+  request?: FastifyRequest,
+): { code: EcsErrorCode; message: string } {
   let code: EcsErrorCode;
   let message: string;
   if (error instanceof BosunError) {
@@ -40,7 +55,7 @@ export function ecsErrorHandler(error: FastifyError | Error, request: FastifyReq
     code = 'ClientException';
     message =
       error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? `Request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'the configured'} bytes.`
+        ? `Request body is larger than the limit of ${request?.routeOptions.bodyLimit ?? 'the configured'} bytes.`
         : error.message;
   } else {
     const failure = databaseFailure(error);
@@ -52,10 +67,7 @@ export function ecsErrorHandler(error: FastifyError | Error, request: FastifyReq
       message = 'bosun hit an internal error; the request may be retried.';
     }
   }
-  const status = httpStatusFor(code);
-  if (status >= 500) request.log.error({ err: error }, 'request failed');
-  else request.log.info({ code, message }, 'request rejected');
-  return sendEcsError(reply, code, message);
+  return { code, message };
 }
 
 export function sendEcsError(

@@ -1,3 +1,4 @@
+import { deleteOldAuditEvents } from '../repositories/audit-events.ts';
 import type { BatchResult, ScanCursor } from '../repositories/batches.ts';
 import { deleteInactiveInstances } from '../repositories/container-instances.ts';
 import { cancelAbandonedRequests, deleteExpiredRequests } from '../repositories/placement-requests.ts';
@@ -44,7 +45,7 @@ export interface HousekeepingReport {
 
 /**
  * The periodic job (every 5 min): removes what the retention settings say nobody needs any more —
- * STOPPED tasks (ECS shows them for about an hour), service events, deregistered instances, finished
+ * STOPPED tasks (ECS shows them for about an hour), service events, audit events, deregistered instances, finished
  * placement requests — and cancels placement requests nobody waits for. In batches of at most
  * `batchSize` rows, each its own statement, so no lock is held long and no transaction grows with the
  * backlog; in rounds across the kinds (workers/retention.ts), so every kind progresses in every run;
@@ -67,6 +68,7 @@ export async function housekeeping(
     abandonedRequests: () => removedOnly(cancelAbandonedRequests(db, ABANDONED_REQUEST_MS, n)),
     stoppedTasks: () => removedOnly(deleteStoppedTasks(db, scope, retention.stoppedTaskMs, n)),
     serviceEvents: () => removedOnly(deleteOldServiceEvents(db, retention.serviceEventMs, n)),
+    auditEvents: () => removedOnly(deleteOldAuditEvents(db, retention.auditEventMs, n)),
     inactiveInstances: () =>
       deleteInactiveInstances(db, scope, retention.inactiveInstanceMs, n, cursors.get('inactiveInstances')),
     placementRequests: () =>

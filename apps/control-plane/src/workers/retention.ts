@@ -14,6 +14,7 @@ export const RETENTION_KINDS = [
   'abandonedRequests',
   'stoppedTasks',
   'serviceEvents',
+  'auditEvents',
   'inactiveInstances',
   'placementRequests',
 ] as const;
@@ -24,6 +25,7 @@ export const WAITS_FOR: Readonly<Record<RetentionKind, readonly RetentionKind[]>
   abandonedRequests: [],
   stoppedTasks: [],
   serviceEvents: [],
+  auditEvents: [],
   inactiveInstances: ['stoppedTasks'],
   placementRequests: ['stoppedTasks', 'abandonedRequests'],
 };
