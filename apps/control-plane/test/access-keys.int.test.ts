@@ -243,7 +243,7 @@ describe('access keys and policies', { timeout: 120_000 }, () => {
       (await client
         .send(new RegisterTaskDefinitionCommand(HOST_ROOT))
         .catch((e: Error) => e.message)) as string,
-    ).toContain('volume root: host path /');
+    ).toContain('escapes the container: host path /');
     client.destroy();
 
     const admin = await cp.ecs.send(new RegisterTaskDefinitionCommand(HOST_ROOT));
