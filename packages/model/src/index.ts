@@ -2,6 +2,7 @@ export * from './agent-protocol.ts';
 export * from './arn.ts';
 export * from './deployment-configuration.ts';
 export * from './errors.ts';
+export * from './join-token.ts';
 export * from './placement.ts';
 export * from './status.ts';
 export * from './tags.ts';

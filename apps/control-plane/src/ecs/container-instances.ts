@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { arns, InvalidParameterError, parseArn } from '@bosun/model';
+import { arns, formatJoinToken, InvalidParameterError, parseArn } from '@bosun/model';
 import { evaluateClusterQuery, type QueryAst } from '@bosun/scheduler';
 import { z } from 'zod';
 import { channels } from '../agent-protocol/wake-ups.ts';
@@ -375,7 +375,11 @@ export const CreateJoinToken = defineAction(
   }),
   async (ctx, input) => {
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
-    const token = `bjt_${randomBytes(32).toString('base64url')}`;
+    // The CA's fingerprint, so the joining agent can tell the real control plane (parseJoinToken).
+    const token = formatJoinToken({
+      caFingerprint: ctx.caFingerprint,
+      secret: randomBytes(32).toString('base64url'),
+    });
     const expiresAt = input.expiresInSeconds
       ? new Date(ctx.now.getTime() + input.expiresInSeconds * 1000)
       : null;

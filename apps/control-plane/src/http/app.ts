@@ -12,6 +12,7 @@ import { readiness } from '../context/readiness.ts';
 import type { ControlPlaneRuntime } from '../context/runtime.ts';
 import type { ControlPlaneSettings } from '../context/settings.ts';
 import type { Database } from '../db/client.ts';
+import type { TlsMaterial } from '../tls/state.ts';
 import { actionsByTarget } from '../ecs/index.ts';
 import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
 import type { WorkerPulse } from '../workers/pulse.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   logLevel?: string;
   /** Injected in tests to check signature expiry. */
   clock?: () => Date;
+  /** The CA and server certificate; `serve: false` listens in plain HTTP (BOSUN_TLS=off, loopback). */
+  tls: { material: TlsMaterial; serve: boolean; agentCertLifetimeMs: number };
 }
 
 const SIGNATURE_MAX_SKEW_MS = 5 * 60 * 1000;
@@ -44,7 +47,25 @@ const VERSION = '0.1.0';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const clock = deps.clock ?? (() => new Date());
+  const tls = deps.tls.material;
   const app = Fastify({
+    // One listener for the ECS API and the agent protocol. It asks every client for a certificate
+    // but lets the handshake finish without one: the AWS CLI and SDKs send none, and SigV4
+    // authenticates them. The agent routes refuse a request whose certificate is missing or not
+    // issued by the install's CA (agent-protocol/identity.ts), except register, which authenticates
+    // with the join token. Two listeners would mean two ports to publish and two URLs to configure.
+    ...(deps.tls.serve
+      ? {
+          https: {
+            cert: tls.serverCertPem,
+            key: tls.serverKeyPem,
+            ca: tls.agentCa.certPem,
+            requestCert: true,
+            rejectUnauthorized: false,
+            minVersion: 'TLSv1.2' as const,
+          },
+        }
+      : {}),
     bodyLimit: deps.bodyLimitBytes,
     logger: {
       level: deps.logLevel ?? 'info',
@@ -129,6 +150,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         settings: deps.settings,
         runtime: deps.runtime,
         secretBox: deps.secretBox,
+        caFingerprint: tls.serverCaFingerprint,
       },
       input,
     );
@@ -143,6 +165,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     notifier: deps.runtime.notifier,
     queues: deps.runtime.queues,
     secretBox: deps.secretBox,
+    tls: deps.tls,
   });
 
   return app;
