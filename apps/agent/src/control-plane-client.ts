@@ -71,9 +71,9 @@ export class ControlPlaneClient {
    * join token's fingerprint (identity.ts), and nothing secret is sent on this connection.
    */
   async fetchCa(): Promise<string> {
-    const answer = (await this.#request('GET', '/agent/v1/ca', undefined, { unverified: true })) as Partial<
-      CaCertificateResponse
-    >;
+    const answer = (await this.#request('GET', '/agent/v1/ca', undefined, {
+      unverified: true,
+    })) as Partial<CaCertificateResponse>;
     if (typeof answer.caCertificate !== 'string') throw new Error('GET /agent/v1/ca: no caCertificate');
     return answer.caCertificate;
   }
@@ -134,12 +134,13 @@ export class ControlPlaneClient {
       throw new Error('no CA pinned yet: the agent talks to the control plane only once it pinned its CA');
     }
     const tls = this.#tls;
+    if (!options.unverified && !this.#agent) {
+      this.#agent = tls
+        ? new (await import('node:https')).Agent({ keepAlive: true, ...tls })
+        : new transport.Agent({ keepAlive: true });
+    }
     // `unverified`: the one call before a CA is pinned, on a connection of its own.
-    const agent = options.unverified
-      ? new transport.Agent({ rejectUnauthorized: false })
-      : (this.#agent ??= https && tls
-          ? new (await import('node:https')).Agent({ keepAlive: true, ...tls })
-          : new transport.Agent({ keepAlive: true }));
+    const agent = options.unverified ? new transport.Agent({ rejectUnauthorized: false }) : this.#agent;
     const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = transport.request(
         url,

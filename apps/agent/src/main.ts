@@ -55,7 +55,10 @@ async function main() {
       client.setTls({ ca: caCertificate });
       log.info({ caFingerprint: fingerprint }, "pinned the control plane's CA");
     } else {
-      log.warn({ url: config.controlPlaneUrl }, 'plain HTTP to the control plane: no TLS, no client certificate');
+      log.warn(
+        { url: config.controlPlaneUrl },
+        'plain HTTP to the control plane: no TLS, no client certificate',
+      );
     }
     const keys = https ? newKeyPair() : undefined;
     const reg = await untilDone(log, 'register with the control plane', REGISTER_BACKOFF, () =>

@@ -19,7 +19,11 @@ async function main() {
     certFile: config.tls.certFile,
     keyFile: config.tls.keyFile,
     caFile: config.tls.caFile,
-    names: [...defaultServerNames(config.listenHost), ...(publicHost ? [publicHost] : []), ...config.tls.names],
+    names: [
+      ...defaultServerNames(config.listenHost),
+      ...(publicHost ? [publicHost] : []),
+      ...config.tls.names,
+    ],
   });
   const running = await startControlPlane({
     databaseUrl: config.databaseUrl,

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { readEnvFile } from './env.ts';
 import { freePort } from './free-port.ts';
 import { type NodeProcess, spawnNode, waitForProcess } from './node-process.ts';
-import { trustCaFile } from './tls-trust.ts';
 import type { AccessKey } from './sigv4.ts';
+import { trustCaFile } from './tls-trust.ts';
 
 export interface ControlPlaneProcess extends NodeProcess {
   endpoint: string;

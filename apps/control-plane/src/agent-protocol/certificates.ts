@@ -1,7 +1,6 @@
 import { AuthenticationError, InvalidParameterError, parseJoinToken } from '@bosun/model';
 import type { Db } from '../db/client.ts';
-import { issueClientCertificate, readPublicKey } from '../tls/certificates.ts';
-import { fingerprintOf } from '../tls/certificates.ts';
+import { fingerprintOf, issueClientCertificate, readPublicKey } from '../tls/certificates.ts';
 import type { TlsMaterial } from '../tls/state.ts';
 import { storeCertificate } from './identity.ts';
 

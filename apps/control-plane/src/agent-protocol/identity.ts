@@ -39,7 +39,8 @@ export function presentedCertificate(req: FastifyRequest, instanceId: string): s
       `The client certificate is not valid here (${String(socket.authorizationError ?? 'unknown issuer')}).`,
     );
   }
-  if (cert.subject?.CN !== instanceId) throw refuse('The client certificate names another container instance.');
+  if (cert.subject?.CN !== instanceId)
+    throw refuse('The client certificate names another container instance.');
   return fingerprintOf(cert.raw);
 }
 

@@ -22,7 +22,12 @@ export const CHECK_STANDS_MS = 10_000;
  */
 export function answerStillStands(
   last: LastAnswer | undefined,
-  poll: { after: number | undefined; secretHash: string; certificateFingerprint: string | null; mark: string },
+  poll: {
+    after: number | undefined;
+    secretHash: string;
+    certificateFingerprint: string | null;
+    mark: string;
+  },
   now: number,
 ): last is LastAnswer {
   return (

@@ -4,10 +4,10 @@ import {
   type AgentReportResponse,
   type ArnScope,
   arns,
+  type CaCertificateResponse,
   ClientError,
   HeartbeatRequest,
   type RefusedReport,
-  type CaCertificateResponse,
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
   RenewCertificateRequest,
@@ -134,7 +134,8 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const now = deps.clock();
     const credentialSecret = randomBytes(32).toString('base64url');
     const result = await registerInstance(deps.db, input, hashSecret(credentialSecret), now);
-    const certificate = publicKey && (await certifyInstance(deps.db, deps.tls, result.row.id, publicKey, now));
+    const certificate =
+      publicKey && (await certifyInstance(deps.db, deps.tls, result.row.id, publicKey, now));
     req.log.info({ instanceId: result.row.id, cluster: result.clusterName }, 'container instance registered');
     // A new host: DAEMON services start a task there, and services short of capacity may place now.
     await nudge(req.log, "evaluations of the new host's cluster", () =>
@@ -156,7 +157,8 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     const claim = claimOf(req);
     const input = parseActionInput(RenewCertificateRequest, parseBody(req.body));
     const publicKey = publicKeyToCertify(deps.tls, input.publicKey);
-    if (!publicKey) throw new ClientError('This control plane serves plain HTTP (BOSUN_TLS=off): no certificates.');
+    if (!publicKey)
+      throw new ClientError('This control plane serves plain HTTP (BOSUN_TLS=off): no certificates.');
     await authenticateAgent(deps.db, claim);
     const certificate = await certifyInstance(deps.db, deps.tls, claim.instanceId, publicKey, deps.clock());
     req.log.info({ instanceId: claim.instanceId }, 'client certificate renewed');

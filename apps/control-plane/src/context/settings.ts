@@ -149,7 +149,8 @@ const ConfigSchema = z.object({
 export function tlsRefusal(tls: 'on' | 'off', listenHost: string): string | undefined {
   if (tls === 'on') return undefined;
   const host = listenHost.replace(/^\[(.*)\]$/, '$1');
-  if (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return undefined;
+  if (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host))
+    return undefined;
   return (
     `BOSUN_TLS=off serves the API and the agent protocol in plain HTTP, which is only allowed on a ` +
     `loopback address; BOSUN_LISTEN_HOST is ${listenHost}. Listen on 127.0.0.1, or leave TLS on.`

@@ -1,6 +1,12 @@
 // @peculiar/x509 resolves its ASN.1 parsers through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
-import { createHash, createPublicKey, randomBytes, X509Certificate as NodeX509, webcrypto } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  X509Certificate as NodeX509,
+  randomBytes,
+  webcrypto,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 
@@ -181,7 +187,8 @@ export function readPublicKey(spkiBase64: string): { der: Buffer } | { error: st
   const der = Buffer.from(spkiBase64, 'base64');
   try {
     const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
-    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { der };
+    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+      return { der };
     return { error: 'publicKey must be an EC P-256 key (SubjectPublicKeyInfo, DER, base64).' };
   } catch {
     return { error: 'publicKey is not a SubjectPublicKeyInfo (DER, base64).' };
