@@ -42,8 +42,13 @@ const DAY_MS = 24 * 3600_000;
 const CA_LIFETIME_MS = 10 * 365 * DAY_MS;
 /** Renewed on start once less than a third of it is left (state.ts). */
 export const SERVER_CERT_LIFETIME_MS = 365 * DAY_MS;
-/** Clocks of hosts differ a little: a certificate is valid from a minute before it was made. */
+/**
+ * Clocks of hosts differ a little: a certificate is valid from a minute before it was made — a tenth
+ * of its lifetime at most, so an agent renewing at two thirds of it (validFrom to validTo) does not
+ * find a short-lived certificate already due.
+ */
 const BACKDATE_MS = 60_000;
+const backdateMs = (lifetimeMs: number) => Math.min(BACKDATE_MS, lifetimeMs / 10);
 
 /** 16 random bytes, first bit clear: a positive serial as RFC 5280 wants. */
 function serialNumber(): string {
@@ -106,7 +111,7 @@ async function issue(
     serialNumber: serialNumber(),
     subject: o.subject,
     issuer: caCert.subject,
-    notBefore: new Date(o.now.getTime() - BACKDATE_MS),
+    notBefore: new Date(o.now.getTime() - backdateMs(o.lifetimeMs)),
     notAfter: new Date(o.now.getTime() + o.lifetimeMs),
     signingAlgorithm: SIGNING,
     publicKey: o.publicKey,
