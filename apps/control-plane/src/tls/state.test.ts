@@ -19,7 +19,7 @@ afterEach(() => {
 describe('loadTls', () => {
   it('makes a CA (key 0600) and a server certificate for the names on first start, and keeps them', async () => {
     const dir = stateDir();
-    const first = await loadTls(dir, { names: ['localhost', '127.0.0.1', 'bosun.example'] });
+    const first = await loadTls(dir, { names: ['localhost', '127.0.0.1', '::1', 'bosun.example'] });
     expect(statSync(join(dir, 'ca.key')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'server.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, 'ca.pem'), 'utf8')).toBe(first.serverCaPem);
@@ -30,7 +30,7 @@ describe('loadTls', () => {
     expect(server.checkIP('127.0.0.1')).toBe('127.0.0.1');
     expect(server.checkHost('other.example')).toBeUndefined();
 
-    const again = await loadTls(dir, { names: ['localhost', '127.0.0.1', 'bosun.example'] });
+    const again = await loadTls(dir, { names: ['localhost', '127.0.0.1', '::1', 'bosun.example'] });
     expect(again.serverCaPem).toBe(first.serverCaPem);
     expect(again.serverCertPem).toBe(first.serverCertPem);
   });

@@ -94,15 +94,13 @@ async function loadOrCreateCa(stateDir: string, now: Date): Promise<KeyPairPem> 
 /** Whether a stored server certificate still serves: same names, and a third of its life left. */
 function serverCertServes(certPem: string, names: readonly string[], now: Date): boolean {
   const cert = new X509Certificate(certPem);
-  const have = new Set(
-    (cert.subjectAltName ?? '')
-      .split(', ')
-      .map((n) => n.replace(/^(DNS|IP Address):/, '').toLowerCase())
-      .filter(Boolean),
-  );
-  const want = subjectAltNames(names).map((n) => String(n.value).toLowerCase());
+  // Node prints an IPv6 SAN expanded (0:0:…:1), so each name is checked as TLS would check it.
+  const covers = (n: { type?: string; value?: string }) =>
+    n.type === 'ip'
+      ? cert.checkIP(String(n.value)) !== undefined
+      : cert.checkHost(String(n.value), { wildcards: false, subject: 'never' }) !== undefined;
   const leftMs = new Date(cert.validTo).getTime() - now.getTime();
-  return want.every((n) => have.has(n)) && leftMs > SERVER_CERT_LIFETIME_MS / 3;
+  return subjectAltNames(names).every(covers) && leftMs > SERVER_CERT_LIFETIME_MS / 3;
 }
 
 /**
