@@ -189,6 +189,8 @@ async function startServer(
     BOSUN_LOG_LEVEL: 'warn',
     BOSUN_HEARTBEAT_INTERVAL_SECONDS: String(HEARTBEAT_S),
     BOSUN_LONG_POLL_SECONDS: String(LONG_POLL_S),
+    // Plain HTTP on loopback: the hollow fleet's shared pools cannot present per-host client certificates.
+    BOSUN_TLS: 'off',
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;

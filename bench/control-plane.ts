@@ -80,6 +80,9 @@ main(async () => {
   const databaseUrl = await scratchDatabase();
   const prefix = queuePrefix();
   const env = {
+    // Plain HTTP on loopback: the hollow fleet's shared connection pools cannot present one client
+    // certificate per host (hollow.ts), and each process would make a CA of its own.
+    BOSUN_TLS: 'off',
     BOSUN_HEARTBEAT_INTERVAL_SECONDS: String(HEARTBEAT_S),
     BOSUN_PLACEMENT_TIMEOUT_SECONDS: '60',
   };

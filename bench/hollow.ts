@@ -3,7 +3,8 @@
  * (packages/model/AGENT-PROTOCOL.md). Each registers with a join token, heartbeats every
  * heartbeatIntervalSeconds (spread evenly; skipped, as by the agent, when a report went in within
  * the interval), keeps a long-poll on /agent/v1/desired open, and reports RUNNING for every task it
- * is given. One keep-alive undici Pool per control-plane endpoint carries all of them.
+ * is given. One keep-alive undici Pool per control-plane endpoint carries all of them, so the control
+ * planes run with BOSUN_TLS=off (loopback): shared connections cannot present per-host client certificates.
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -164,7 +164,7 @@ describe('docker-compose.yml', () => {
     expect(volumeSources(agent)).toContain('/var/run/docker.sock');
     expect(volumeTargets(agent)).toContain('/var/run/docker.sock');
     expect(volumeSources(agent)).toContain('agent-state');
-    expect(agent.environment?.BOSUN_CONTROL_PLANE_URL).toBe('http://control-plane:7700');
+    expect(agent.environment?.BOSUN_CONTROL_PLANE_URL).toBe('https://control-plane:7700');
     expect(Object.keys(dependsOn(agent))).toContain('control-plane');
   });
 });

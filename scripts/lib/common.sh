@@ -62,13 +62,22 @@ bosun_stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-# GET a URL; true on a 2xx answer. curl when present, else Node's fetch.
+# GET a URL; true on a 2xx answer. curl when present, else Node's fetch. An https URL is verified
+# against CA (a PEM file), or not at all with CA=insecure (only to see whether anything answers).
 bosun_http_ok() {
-  local url=$1
+  local url=$1 ca=${2:-}
+  local curl_tls=() node_env=()
+  if [[ $ca == insecure ]]; then
+    curl_tls=(-k)
+    node_env=(NODE_TLS_REJECT_UNAUTHORIZED=0)
+  elif [[ -n $ca ]]; then
+    curl_tls=(--cacert "$ca")
+    node_env=(NODE_EXTRA_CA_CERTS="$ca")
+  fi
   if command -v curl >/dev/null 2>&1; then
-    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null
+    curl -fsS -o /dev/null --max-time 2 "${curl_tls[@]}" "$url" 2>/dev/null
   else
-    node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
+    env "${node_env[@]}" node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
       .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' "$url" 2>/dev/null
   fi
 }

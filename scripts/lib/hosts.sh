@@ -393,7 +393,7 @@ hosts_stop_daemon() {
 # --- the agent ------------------------------------------------------------------------------------
 
 HOSTS_TOKEN=''
-hosts_control_plane_url() { printf '%s' "${BOSUN_CONTROL_PLANE_URL:-http://127.0.0.1:7700}"; }
+hosts_control_plane_url() { printf '%s' "${BOSUN_CONTROL_PLANE_URL:-https://127.0.0.1:7700}"; }
 
 hosts_join_token() {
   local cluster=$1 env_file=${BOSUN_HOSTS_ENV_FILE:-$BOSUN_DIR/env} args log=$HOSTS_LOG_DIR/join-token.log

@@ -16,7 +16,8 @@ const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().check(z.m
 const flag = z.enum(['0', '1']);
 
 const AgentConfigSchema = z.object({
-  BOSUN_CONTROL_PLANE_URL: z._default(z.url(), 'http://127.0.0.1:7700'),
+  /** https:// (the CA is pinned through the join token); http:// only for a BOSUN_TLS=off control plane. */
+  BOSUN_CONTROL_PLANE_URL: z._default(z.url(), 'https://127.0.0.1:7700'),
   /** Needed only for the first start; afterwards the agent uses the credential it was given. */
   BOSUN_JOIN_TOKEN: z.optional(z.string()),
   BOSUN_AGENT_STATE_DIR: z._default(z.string(), '.bosun/agent'),

@@ -1,11 +1,20 @@
 import * as http from 'node:http';
 import type {
   AgentReportRequest,
+  CaCertificateResponse,
   DesiredStateResponse,
   HeartbeatRequest,
   RegisterInstanceRequest,
   RegisterInstanceResponse,
+  RenewCertificateResponse,
 } from '@bosun/model';
+
+/** What the agent's TLS connections trust and present: the pinned CA, and its client certificate once it has one. */
+export interface ClientTls {
+  ca: string;
+  key?: string;
+  cert?: string;
+}
 
 /** An error from the control plane, with the ECS error code it sent. */
 export class ControlPlaneError extends Error {
@@ -31,10 +40,11 @@ export function heartbeatWaitMs(lastReportAt: number | undefined, now: number, i
   return lastReportAt === undefined ? 0 : Math.min(intervalMs, Math.max(0, lastReportAt + intervalMs - now));
 }
 
-/** The agent's only line to the control plane: outbound HTTP requests. */
+/** The agent's only line to the control plane: outbound HTTPS requests (HTTP only if the URL says so). */
 export class ControlPlaneClient {
   /** Keep-alive connections, as fetch had: the long-poll, heartbeats and reports reuse them. */
   #agent: http.Agent | undefined;
+  #tls: ClientTls | undefined;
   /** When (performance.now(): a wall-clock jump must not silence heartbeats) a report was last accepted. */
   lastReportAt: number | undefined;
 
@@ -45,6 +55,32 @@ export class ControlPlaneClient {
 
   setCredential(credential: string): void {
     this.credential = credential;
+  }
+
+  /**
+   * From now on, trust only `tls.ca` and present `tls.key`/`tls.cert`. New connections only: requests
+   * in flight finish on their own (the control plane accepts the previous certificate until it expires).
+   */
+  setTls(tls: ClientTls): void {
+    this.#tls = tls;
+    this.#agent = undefined;
+  }
+
+  /**
+   * The CA the control plane's chain ends in, read before any CA is trusted: the caller pins it by the
+   * join token's fingerprint (identity.ts), and nothing secret is sent on this connection.
+   */
+  async fetchCa(): Promise<string> {
+    const answer = (await this.#request('GET', '/agent/v1/ca', undefined, {
+      unverified: true,
+    })) as Partial<CaCertificateResponse>;
+    if (typeof answer.caCertificate !== 'string') throw new Error('GET /agent/v1/ca: no caCertificate');
+    return answer.caCertificate;
+  }
+
+  /** A new client certificate for a new key pair's public key (SPKI DER, base64). */
+  renewCertificate(publicKey: string): Promise<RenewCertificateResponse> {
+    return this.#post('/agent/v1/certificate', { publicKey }) as Promise<RenewCertificateResponse>;
   }
 
   register(body: RegisterInstanceRequest): Promise<RegisterInstanceResponse> {
@@ -88,18 +124,29 @@ export class ControlPlaneClient {
     method: string,
     path: string,
     body: unknown,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; unverified?: boolean } = {},
   ): Promise<unknown> {
     const url = new URL(`${this.baseUrl}${path}`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const transport = url.protocol === 'https:' ? await import('node:https') : http;
-    this.#agent ??= new transport.Agent({ keepAlive: true });
+    const https = url.protocol === 'https:';
+    const transport = https ? await import('node:https') : http;
+    if (https && !this.#tls && !options.unverified) {
+      throw new Error('no CA pinned yet: the agent talks to the control plane only once it pinned its CA');
+    }
+    const tls = this.#tls;
+    if (!options.unverified && !this.#agent) {
+      this.#agent = tls
+        ? new (await import('node:https')).Agent({ keepAlive: true, ...tls })
+        : new transport.Agent({ keepAlive: true });
+    }
+    // `unverified`: the one call before a CA is pinned, on a connection of its own.
+    const agent = options.unverified ? new transport.Agent({ rejectUnauthorized: false }) : this.#agent;
     const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = transport.request(
         url,
         {
           method,
-          agent: this.#agent,
+          agent,
           headers: {
             ...(payload === undefined
               ? {}

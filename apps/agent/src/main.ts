@@ -15,7 +15,8 @@ import { createDockerController } from './docker/controller.ts';
 import { describeHealth } from './health.ts';
 import { HealthReporter } from './health-report.ts';
 import { type DockerInfo, describeHost } from './host.ts';
-import { StateStore } from './state-store.ts';
+import { certificateRenewalDueAt, newKeyPair, pinCa, pinnedFingerprint, TrustError } from './identity.ts';
+import { type AgentState, StateStore } from './state-store.ts';
 import { TaskStore } from './task-store.ts';
 
 /**
@@ -43,14 +44,35 @@ async function main() {
       );
     }
     const joinToken = config.joinToken;
+    const https = config.controlPlaneUrl.startsWith('https:');
+    // Pinned before anything secret (the join token) is sent: the CA must be the token's.
+    const fingerprint = pinnedFingerprint(joinToken);
+    let caCertificate: string | undefined;
+    if (https) {
+      caCertificate = await untilDone(log, "read the control plane's CA", REGISTER_BACKOFF, async () =>
+        pinCa(await client.fetchCa(), fingerprint, config.controlPlaneUrl),
+      );
+      client.setTls({ ca: caCertificate });
+      log.info({ caFingerprint: fingerprint }, "pinned the control plane's CA");
+    } else {
+      log.warn(
+        { url: config.controlPlaneUrl },
+        'plain HTTP to the control plane: no TLS, no client certificate',
+      );
+    }
+    const keys = https ? newKeyPair() : undefined;
     const reg = await untilDone(log, 'register with the control plane', REGISTER_BACKOFF, () =>
-      client.register({ ...host, joinToken }),
+      client.register({ ...host, joinToken, ...(keys ? { publicKey: keys.publicKey } : {}) }),
     );
+    if (https && !reg.certificate) throw new TrustError('the control plane issued no client certificate');
     state = {
       containerInstanceArn: reg.containerInstanceArn,
       containerInstanceId: reg.containerInstanceId,
       credential: reg.credential,
       controlPlaneUrl: config.controlPlaneUrl,
+      ...(caCertificate && keys && reg.certificate
+        ? { caCertificate, certificate: reg.certificate, privateKey: keys.privateKey }
+        : {}),
     };
     await store.save(state);
     log.info({ containerInstanceArn: reg.containerInstanceArn }, 'registered container instance');
@@ -61,6 +83,7 @@ async function main() {
     );
   }
   client.setCredential(state.credential);
+  useIdentity(client, state, config.controlPlaneUrl);
   const registered = state.containerInstanceArn;
 
   const agent = new Agent(
@@ -131,6 +154,8 @@ async function main() {
   // The first heartbeat always goes: it carries this start's hostname and versionInfo.
   let beaten = false;
   while (!stopping) {
+    // Here, not with the heartbeat: a busy agent's reports stand in for its heartbeats.
+    state = await renewIfDue(client, store, state, log);
     const wait = heartbeatWaitMs(client.lastReportAt, performance.now(), intervalMs);
     if (beaten && beats.failures === 0 && wait > 0) {
       await sleep(wait);
@@ -160,6 +185,45 @@ async function main() {
     await sleep(delay);
   }
   // stop() exits once the reconcile loop has written its state.
+}
+
+/** Trust the pinned CA and present the client certificate; an https URL without them cannot go on. */
+function useIdentity(client: ControlPlaneClient, state: AgentState, url: string): void {
+  if (!url.startsWith('https:')) return;
+  if (!state.caCertificate || !state.certificate || !state.privateKey) {
+    throw new TrustError(
+      `the agent state has no pinned CA or client certificate for ${url} (it joined a plain-HTTP control ` +
+        'plane): remove the state directory and join again with a new BOSUN_JOIN_TOKEN.',
+    );
+  }
+  client.setTls({ ca: state.caCertificate, key: state.privateKey, cert: state.certificate });
+}
+
+/**
+ * Renews the client certificate at two thirds of its lifetime (identity.ts) with a new key pair; the
+ * new pair is saved before it is used, so a crash leaves a state that still works. A failure is
+ * retried at the next heartbeat: the old certificate serves until it expires.
+ */
+async function renewIfDue(
+  client: ControlPlaneClient,
+  store: StateStore,
+  state: AgentState,
+  log: Logger,
+): Promise<AgentState> {
+  if (!state.certificate || !state.caCertificate || Date.now() < certificateRenewalDueAt(state.certificate))
+    return state;
+  const keys = newKeyPair();
+  try {
+    const { certificate } = await client.renewCertificate(keys.publicKey);
+    const renewed = { ...state, certificate, privateKey: keys.privateKey };
+    await store.save(renewed);
+    client.setTls({ ca: state.caCertificate, key: keys.privateKey, cert: certificate });
+    log.info('client certificate renewed');
+    return renewed;
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'could not renew the client certificate yet');
+    return state;
+  }
 }
 
 /** Docker may start after the agent (boot order, a restarting daemon): wait rather than exit. */
@@ -193,7 +257,7 @@ async function untilDone<T>(
     try {
       return await call();
     } catch (e) {
-      if (e instanceof ControlPlaneError && !e.retryable) throw e;
+      if ((e instanceof ControlPlaneError && !e.retryable) || e instanceof TrustError) throw e;
       const delay = backoff.fail();
       if (backoff.failures === 1 || backoff.failures % 10 === 0) {
         log.warn(

@@ -7,6 +7,14 @@ export interface AgentState {
   containerInstanceId: string;
   credential: string;
   controlPlaneUrl: string;
+  /**
+   * TLS (identity.ts): the control plane's CA, pinned at join; the client certificate and its
+   * private key (PKCS#8 PEM). Absent only with a plain-HTTP control plane (BOSUN_TLS=off). One file,
+   * written atomically, so a renewal leaves the old pair or the new one, never half of each.
+   */
+  caCertificate?: string;
+  certificate?: string;
+  privateKey?: string;
 }
 
 /**

@@ -62,7 +62,7 @@ describe('agent bundle', () => {
         ...process.env,
         DOCKER_HOST: 'ssh://bosun@127.0.0.1:1',
         BOSUN_AGENT_STATE_DIR: join(dir, 'state'),
-        BOSUN_CONTROL_PLANE_URL: 'http://127.0.0.1:1',
+        BOSUN_CONTROL_PLANE_URL: 'https://127.0.0.1:1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -74,9 +75,14 @@ async function call(
     }),
   );
   const { host: _host, ...headers } = signed.headers;
-  const res = await fetch(new URL('/', url), { method: 'POST', headers, body: JSON.stringify(body) });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${String(json.__type)}: ${String(json.message)}`);
+  const res =
+    url.protocol === 'https:'
+      ? await postHttps(url, headers, JSON.stringify(body), env.AWS_CA_BUNDLE)
+      : await fetch(new URL('/', url), { method: 'POST', headers, body: JSON.stringify(body) }).then(
+          async (r) => ({ status: r.status, text: await r.text() }),
+        );
+  const json = JSON.parse(res.text) as Record<string, unknown>;
+  if (res.status !== 200) throw new Error(`${String(json.__type)}: ${String(json.message)}`);
   return json;
 }
 
@@ -232,6 +238,34 @@ async function printAudit(env: Record<string, string | undefined>, flags: Map<st
       `${when}  ${who}  ${e.action}  ${e.result}  ${e.sourceAddress}  ${e.resources.join(' ')}\n`,
     );
   }
+}
+
+/**
+ * POST over https trusting the CA the env file names (AWS_CA_BUNDLE, as the AWS CLI does): the env file
+ * is read after start, too late for NODE_EXTRA_CA_CERTS, and fetch takes no CA without undici.
+ */
+function postHttps(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  caFile: string | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      new URL('/', url),
+      { method: 'POST', headers, ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 async function main(argv: string[]) {

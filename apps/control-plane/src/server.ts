@@ -3,6 +3,7 @@ import { loadConfig, settingsOf } from './context/settings.ts';
 import { startControlPlane } from './context/start.ts';
 import { loadMasterKey, writeClientEnv } from './context/state-dir.ts';
 import { applyMigrations } from './db/migrate.ts';
+import { defaultServerNames, loadTls } from './tls/state.ts';
 
 /**
  * The control-plane process: config → migrations (under an advisory lock, so several processes may
@@ -13,6 +14,17 @@ async function main() {
   const config = loadConfig();
   await applyMigrations(config.databaseUrl);
   const box = new SecretBox(await loadMasterKey(config.stateDir, config.masterKeyHex));
+  const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
+  const material = await loadTls(config.stateDir, {
+    certFile: config.tls.certFile,
+    keyFile: config.tls.keyFile,
+    caFile: config.tls.caFile,
+    names: [
+      ...defaultServerNames(config.listenHost),
+      ...(publicHost ? [publicHost] : []),
+      ...config.tls.names,
+    ],
+  });
   const running = await startControlPlane({
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
@@ -24,17 +36,25 @@ async function main() {
     logLevel: config.logLevel,
     listen: { host: config.listenHost, port: config.port },
     timeouts: config.timeouts,
+    tls: { material, serve: config.tls.enabled, agentCertLifetimeMs: config.tls.agentCertLifetimeMs },
     ...(config.clockOffsetMs === 0 ? {} : { clock: () => new Date(Date.now() + config.clockOffsetMs) }),
   });
   const { app, adminKey } = running;
   const endpoint = config.publicUrl ?? running.address.replace('0.0.0.0', '127.0.0.1');
   if (adminKey.status === 'ACTIVE') {
-    const envFile = await writeClientEnv(config.stateDir, adminKey, { region: config.region, endpoint });
-    app.log.info({ endpoint, envFile, accessKeyId: adminKey.accessKeyId }, 'bosun control plane ready');
+    const envFile = await writeClientEnv(config.stateDir, adminKey, {
+      region: config.region,
+      endpoint,
+      ...(config.tls.enabled ? { caFile: material.serverCaFile } : {}),
+    });
+    app.log.info(
+      { endpoint, envFile, accessKeyId: adminKey.accessKeyId, caFingerprint: material.serverCaFingerprint },
+      'bosun control plane ready',
+    );
   } else {
     // Deactivated on purpose: not re-activated, and STATE_DIR/env is not rewritten with it.
     app.log.warn(
-      { endpoint, accessKeyId: adminKey.accessKeyId },
+      { endpoint, accessKeyId: adminKey.accessKeyId, caFingerprint: material.serverCaFingerprint },
       'bosun control plane ready; every admin access key is INACTIVE: make a new one on this host with ' +
         '`scripts/bosun create-access-key --local --name admin --policy AdministratorAccess`',
     );

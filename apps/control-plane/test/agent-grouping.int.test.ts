@@ -58,10 +58,12 @@ describe('grouped agent statements', () => {
 
   it('writes every report of a burst, refuses the one with a wrong credential, and lists tasks of other hosts as unknown', async () => {
     const [first, second] = agents as [FakeAgent, FakeAgent];
-    const impostor = new FakeAgent(first.endpoint, {
-      ...first.registration,
-      credential: `${first.id}.${'x'.repeat(43)}`,
-    });
+    // The host's own client certificate with a wrong credential: refused in the grouped statement.
+    const impostor = new FakeAgent(
+      first.endpoint,
+      { ...first.registration, credential: `${first.id}.${'x'.repeat(43)}` },
+      first.keyPem,
+    );
     const strangerTask = placed.get(second.id)?.[0] ?? '';
     const now = Date.now();
     const results = await Promise.allSettled([

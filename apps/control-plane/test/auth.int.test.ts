@@ -1,5 +1,5 @@
 import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
-import { ecsTarget, rawEcsCall, signEcsRequest } from '@bosun/testkit';
+import { ecsTarget, rawEcsCall, signEcsRequest, trustingHttpsAgent } from '@bosun/testkit';
 import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -95,6 +95,7 @@ describe('SigV4 authentication', () => {
       region: 'us-east-1',
       credentials: cp.key,
       maxAttempts: 1,
+      requestHandler: { httpsAgent: trustingHttpsAgent() },
     });
     await expect(other.send(new ListClustersCommand({}))).rejects.toMatchObject({
       name: 'InvalidSignatureException',

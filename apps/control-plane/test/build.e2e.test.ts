@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { createScratchDatabase, parseEnvFile, REPO_ROOT, rawEcsCall } from '@bosun/testkit';
+import { createScratchDatabase, parseEnvFile, REPO_ROOT, rawEcsCall, trustCaFile } from '@bosun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildControlPlane,
@@ -99,6 +99,9 @@ describe('control-plane bundle', () => {
   it('migrates an empty database and answers a signed ECS call, under plain node', async () => {
     const env = parseEnvFile(readFileSync(join(stateDir, 'env'), 'utf8'));
     const endpoint = env.AWS_ENDPOINT_URL_ECS ?? '';
+    // Served over HTTPS with the CA the bundle made in its state directory, named by the env file.
+    expect(endpoint).toMatch(/^https:/);
+    trustCaFile(env.AWS_CA_BUNDLE ?? '');
     const key = {
       accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',

@@ -3,9 +3,10 @@ import {
   DescribeContainerInstancesCommand,
   ListContainerInstancesCommand,
 } from '@aws-sdk/client-ecs';
-import type { RegisterInstanceRequest, RegisterInstanceResponse } from '@bosun/model';
-import { rawEcsCall } from '@bosun/testkit';
+import { parseJoinToken, type RegisterInstanceRequest, type RegisterInstanceResponse } from '@bosun/model';
+import { agentDispatcher, newAgentKeyPair, rawEcsCall } from '@bosun/testkit';
 import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
+import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let cp: TestControlPlane;
@@ -26,8 +27,13 @@ async function joinToken(cluster?: string): Promise<string> {
   return res.body.joinToken as string;
 }
 
+/** The host's key pair; its client certificate (mTLS) once it registered. */
+const keys = newAgentKeyPair();
+let certPem: string | undefined;
+
 const hostInfo = (token: string): RegisterInstanceRequest => ({
   joinToken: token,
+  publicKey: keys.publicKey,
   hostname: 'host-a',
   cpu: 2048,
   memory: 3900,
@@ -43,6 +49,7 @@ const hostInfo = (token: string): RegisterInstanceRequest => ({
 async function agentPost(path: string, body: unknown, credential?: string) {
   const res = await fetch(`${cp.endpoint}${path}`, {
     method: 'POST',
+    dispatcher: agentDispatcher(certPem ? { keyPem: keys.keyPem, certPem } : undefined),
     headers: {
       'content-type': 'application/json',
       ...(credential ? { authorization: `Bearer ${credential}` } : {}),
@@ -59,6 +66,7 @@ describe('agents join with a token and get their own credential', () => {
     const res = await agentPost('/agent/v1/register', hostInfo(await joinToken()));
     expect(res.status).toBe(200);
     reg = res.body as unknown as RegisterInstanceResponse;
+    certPem = reg.certificate;
     expect(reg.containerInstanceArn).toMatch(
       /^arn:aws:ecs:local:000000000000:container-instance\/default\/[0-9a-f-]{36}$/,
     );
@@ -89,7 +97,7 @@ describe('agents join with a token and get their own credential', () => {
     const asToken = await agentPost(
       '/agent/v1/heartbeat',
       {},
-      `${reg.containerInstanceId}.${token.slice(4)}`,
+      `${reg.containerInstanceId}.${parseJoinToken(token)?.secret}`,
     );
     expect(asToken.status).toBe(403);
     expect(asToken.body.__type).toBe('UnrecognizedClientException');

@@ -5,17 +5,30 @@ import type {
   RegisterInstanceResponse,
   TaskStateReport,
 } from '@bosun/model';
-import { type AccessKey, rawEcsCall } from '@bosun/testkit';
+import { type AccessKey, agentDispatcher, newAgentKeyPair, rawEcsCall } from '@bosun/testkit';
+import { type Dispatcher, fetch } from 'undici';
 
 /**
- * Plays a bosun agent over plain HTTP: registers through the real join-token flow, long-polls
- * /agent/v1/desired and posts /agent/v1/report, exactly as apps/agent will.
+ * Plays a bosun agent over HTTPS: registers through the real join-token flow with a public key,
+ * then long-polls /agent/v1/desired and posts /agent/v1/report with the client certificate it got
+ * (mTLS) and its bearer credential, exactly as apps/agent does.
  */
 export class FakeAgent {
+  readonly dispatcher: Dispatcher;
+
   constructor(
     readonly endpoint: string,
     readonly registration: RegisterInstanceResponse,
-  ) {}
+    /** Its private key (PEM); with registration.certificate, its mTLS identity. */
+    readonly keyPem?: string,
+    dispatcher?: Dispatcher,
+  ) {
+    this.dispatcher =
+      dispatcher ??
+      agentDispatcher(
+        keyPem && registration.certificate ? { keyPem, certPem: registration.certificate } : undefined,
+      );
+  }
 
   get id(): string {
     return this.registration.containerInstanceId;
@@ -33,7 +46,10 @@ export class FakeAgent {
     const query = new URLSearchParams();
     if (after !== undefined) query.set('after', String(after));
     if (waitSeconds !== undefined) query.set('wait', String(waitSeconds));
-    const res = await fetch(`${this.endpoint}/agent/v1/desired?${query}`, { headers: this.headers() });
+    const res = await fetch(`${this.endpoint}/agent/v1/desired?${query}`, {
+      headers: this.headers(),
+      dispatcher: this.dispatcher,
+    });
     if (res.status !== 200) throw new Error(`desired: ${res.status} ${await res.text()}`);
     return (await res.json()) as DesiredStateResponse;
   }
@@ -44,6 +60,7 @@ export class FakeAgent {
       method: 'POST',
       headers: this.headers(),
       body: JSON.stringify({ tasks }),
+      dispatcher: this.dispatcher,
     });
     if (res.status !== 200) throw new Error(`report: ${res.status} ${await res.text()}`);
     return (await res.json()) as AgentReportResponse;
@@ -54,6 +71,7 @@ export class FakeAgent {
       method: 'POST',
       headers: this.headers(),
       body: JSON.stringify({}),
+      dispatcher: this.dispatcher,
     });
     if (res.status !== 200) throw new Error(`heartbeat: ${res.status} ${await res.text()}`);
     return (await res.json()) as { status: string; heartbeatIntervalSeconds: number };
@@ -87,10 +105,13 @@ export async function registerAgent(
     attributes?: InstanceAttribute[];
   },
 ): Promise<FakeAgent> {
+  const keys = newAgentKeyPair();
   const res = await fetch(`${cp.endpoint}/agent/v1/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
+    dispatcher: agentDispatcher(),
     body: JSON.stringify({
+      publicKey: keys.publicKey,
       joinToken: await joinToken(cp, host.cluster),
       hostname: host.hostname ?? 'host',
       cpu: host.cpu ?? 2048,
@@ -101,5 +122,5 @@ export async function registerAgent(
     }),
   });
   if (res.status !== 200) throw new Error(`register: ${res.status} ${await res.text()}`);
-  return new FakeAgent(cp.endpoint, (await res.json()) as RegisterInstanceResponse);
+  return new FakeAgent(cp.endpoint, (await res.json()) as RegisterInstanceResponse, keys.keyPem);
 }

@@ -15,6 +15,7 @@ import {
   UpdateContainerInstancesStateCommand,
 } from '@aws-sdk/client-ecs';
 import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
+import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeAgent, registerAgent } from './fake-agent.ts';
 
@@ -111,6 +112,7 @@ async function startOn(clusterName: string, a: FakeAgent, group?: string): Promi
 async function heartbeat(a: FakeAgent) {
   const res = await fetch(`${cp.endpoint}/agent/v1/heartbeat`, {
     method: 'POST',
+    dispatcher: a.dispatcher,
     headers: { authorization: `Bearer ${a.registration.credential}`, 'content-type': 'application/json' },
     body: JSON.stringify({ hostname: 'renamed' }),
   });

@@ -614,7 +614,7 @@ describe('two control-plane processes', () => {
         // Every other host talks to the second process.
         if (i % 2 === 1) {
           const { FakeAgent } = await import('./fake-agent.ts');
-          const moved = new FakeAgent(cp2.endpoint, agent.registration);
+          const moved = new FakeAgent(cp2.endpoint, agent.registration, agent.keyPem);
           hosts.push(new AgentLoop(moved).start());
         } else hosts.push(new AgentLoop(agent).start());
       }

@@ -29,6 +29,11 @@ export const RegisterInstanceRequest = z.object({
   reservedPorts: z.array(HostPort).max(200),
   attributes: z.array(InstanceAttribute).max(100),
   versionInfo: z.object({ agentVersion: z.string().max(64), dockerVersion: z.string().max(64) }),
+  /**
+   * The agent's public key (SubjectPublicKeyInfo, DER, base64; EC P-256) for its client certificate.
+   * Required when the control plane serves TLS; the private key never leaves the host.
+   */
+  publicKey: z.string().max(1000).optional(),
 });
 export type RegisterInstanceRequest = z.infer<typeof RegisterInstanceRequest>;
 
@@ -39,8 +44,22 @@ export const RegisterInstanceResponse = z.object({
   /** `<instanceId>.<secret>`, sent as `Authorization: Bearer …` from now on. */
   credential: z.string(),
   heartbeatIntervalSeconds: z.number(),
+  /** The client certificate (PEM) for `publicKey`, signed by the install's CA; absent over plain HTTP. */
+  certificate: z.string().optional(),
 });
 export type RegisterInstanceResponse = z.infer<typeof RegisterInstanceResponse>;
+
+/** A renewal: a new key pair's public key, sent with the current certificate (mTLS) and credential. */
+export const RenewCertificateRequest = z.object({ publicKey: z.string().min(1).max(1000) });
+export type RenewCertificateRequest = z.infer<typeof RenewCertificateRequest>;
+export interface RenewCertificateResponse {
+  certificate: string;
+}
+
+/** GET /agent/v1/ca: the CA the server's chain ends in, which a joining agent pins (join-token.ts). */
+export interface CaCertificateResponse {
+  caCertificate: string;
+}
 
 /** Sent on every heartbeat, so a host whose Docker or resources changed is described truthfully. */
 export const HeartbeatRequest = z.object({

@@ -3,6 +3,7 @@ export * from './arn.ts';
 export * from './deployment-configuration.ts';
 export * from './errors.ts';
 export * from './escapes.ts';
+export * from './join-token.ts';
 export * from './placement.ts';
 export * from './status.ts';
 export * from './tags.ts';

@@ -3,6 +3,9 @@
  * plane's internals (apps/control-plane/src): keep it that way, so a re-layout there is rewired here.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import type { AccessKey } from '../../../apps/control-plane/src/auth/access-keys.ts';
 import { SecretBox } from '../../../apps/control-plane/src/auth/secret-box.ts';
@@ -16,10 +19,12 @@ import {
 import { startControlPlane as startProcess } from '../../../apps/control-plane/src/context/start.ts';
 import type { Database } from '../../../apps/control-plane/src/db/client.ts';
 import { applyMigrations } from '../../../apps/control-plane/src/db/migrate.ts';
+import { loadTls, type TlsMaterial } from '../../../apps/control-plane/src/tls/state.ts';
 import { requireEnv } from './env.ts';
 import { deleteQueueKeys, newQueuePrefix } from './queue-prefix.ts';
 import { createScratchDatabase } from './scratch-database.ts';
 import { ACCOUNT, REGION } from './sigv4.ts';
+import { trustCa, trustingHttpsAgent } from './tls-trust.ts';
 
 export interface TestControlPlane {
   endpoint: string;
@@ -34,6 +39,8 @@ export interface TestControlPlane {
   health: DependencyHealth;
   /** An SDK client signed with the admin key. */
   ecs: ECSClient;
+  /** The install's CA and server certificate (made in a scratch state directory, as on a first start). */
+  tls: TlsMaterial;
   setClock(fn: () => Date): void;
   close(): Promise<void>;
 }
@@ -69,6 +76,10 @@ export async function startControlPlane(
     logLevel?: string;
     /** The master key (64 hex); random otherwise. A test that works on the database as the CLI's --local does needs it. */
     masterKeyHex?: string;
+    /** false: plain HTTP (BOSUN_TLS=off). */
+    serveTls?: boolean;
+    /** Lifetime of agents' client certificates (BOSUN_AGENT_CERT_LIFETIME_SECONDS); 30 days by default. */
+    agentCertLifetimeMs?: number;
   } = {},
 ): Promise<TestControlPlane> {
   const shared = options.shareWith;
@@ -81,6 +92,10 @@ export async function startControlPlane(
   const queuePrefix = shared?.queuePrefix ?? newQueuePrefix();
   const settings = { ...TEST_SETTINGS, ...options.settings };
   let clock = () => new Date();
+  // A second process of the install shares its CA, as it would share the state directory.
+  const stateDir = shared ? undefined : mkdtempSync(join(tmpdir(), 'bosun-cp-tls-'));
+  const material = shared?.tls ?? (await loadTls(stateDir ?? '', { names: ['localhost', '127.0.0.1'] }));
+  trustCa(material.serverCaPem);
   // The same start-up as the server process (context/start.ts), with a settable clock.
   const running = await startProcess({
     databaseUrl,
@@ -98,6 +113,11 @@ export async function startControlPlane(
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
     clock: () => clock(),
+    tls: {
+      material,
+      serve: options.serveTls ?? true,
+      agentCertLifetimeMs: options.agentCertLifetimeMs ?? 30 * 24 * 3600_000,
+    },
   });
   const { database, runtime, health, adminKey: key, address: endpoint } = running;
   const ecs = new ECSClient({
@@ -105,6 +125,7 @@ export async function startControlPlane(
     region: REGION,
     credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
     maxAttempts: 1,
+    requestHandler: { httpsAgent: trustingHttpsAgent() },
   });
   return {
     endpoint,
@@ -117,6 +138,7 @@ export async function startControlPlane(
     runtime,
     health,
     ecs,
+    tls: material,
     setClock(fn) {
       clock = fn;
     },
@@ -126,6 +148,7 @@ export async function startControlPlane(
       // The first process of an install owns its queues: leave nothing behind in the test Redis.
       if (!shared) await deleteQueueKeys(redisUrl, queuePrefix);
       await scratch?.drop();
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -4,6 +4,7 @@ import { readEnvFile } from './env.ts';
 import { freePort } from './free-port.ts';
 import { type NodeProcess, spawnNode, waitForProcess } from './node-process.ts';
 import type { AccessKey } from './sigv4.ts';
+import { trustCaFile } from './tls-trust.ts';
 
 export interface ControlPlaneProcess extends NodeProcess {
   endpoint: string;
@@ -31,7 +32,8 @@ export async function startControlPlaneProcess(
   const stateDir = env.BOSUN_STATE_DIR;
   if (!stateDir) throw new Error('startControlPlaneProcess: BOSUN_STATE_DIR must be given');
   const port = Number(env.BOSUN_PORT || (await freePort()));
-  const endpoint = `http://127.0.0.1:${port}`;
+  const scheme = env.BOSUN_TLS === 'off' ? 'http' : 'https';
+  const endpoint = `${scheme}://127.0.0.1:${port}`;
   const envFile = join(stateDir, 'env');
   const proc = spawnNode(
     [...(o.nodeArgs ?? []), '--import', 'tsx', 'apps/control-plane/src/server.ts'],
@@ -39,12 +41,17 @@ export async function startControlPlaneProcess(
     o.logFile ? { logFile: o.logFile } : {},
   );
   o.onSpawn?.(proc);
-  const ready = async () =>
-    existsSync(envFile) &&
-    (await fetch(`${endpoint}/healthz`).then(
+  // The env file names the CA (AWS_CA_BUNDLE) the process made or was given: this test process trusts
+  // it from then on (tls-trust.ts), as a user's shell does after `source .bosun/env`.
+  const ready = async () => {
+    if (!existsSync(envFile)) return false;
+    const caFile = readEnvFile(envFile).AWS_CA_BUNDLE;
+    if (caFile) trustCaFile(caFile);
+    return fetch(`${endpoint}/healthz`).then(
       (r) => r.ok,
       () => false,
-    ));
+    );
+  };
   try {
     await waitForProcess(proc, 'control plane', ready, 90_000);
   } catch (e) {

@@ -16,3 +16,4 @@ export * from './queue-prefix.ts';
 export * from './repo-root.ts';
 export * from './scratch-database.ts';
 export * from './sigv4.ts';
+export * from './tls-trust.ts';

@@ -46,7 +46,7 @@ export async function signEcsRequest(
   const signed = await signerFor(key).sign(
     new HttpRequest({
       method: 'POST',
-      protocol: 'http:',
+      protocol: url.protocol,
       hostname: url.hostname,
       port: Number(url.port),
       path: '/',

@@ -11,6 +11,7 @@ import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneClient } from '../control-plane-client.ts';
+import { newKeyPair } from '../identity.ts';
 import { ReportOutbox } from './outbox.ts';
 
 /**
@@ -48,8 +49,12 @@ beforeAll(async () => {
     body: JSON.stringify({ cluster: CLUSTER }),
     key: cp.key,
   });
+  // As main.ts joins: the install's CA, a key pair, then its client certificate.
   client = new CountingClient(cp.endpoint);
+  client.setTls({ ca: cp.tls.serverCaPem });
+  const keys = newKeyPair();
   const reg = await client.register({
+    publicKey: keys.publicKey,
     joinToken: token.body.joinToken as string,
     hostname: 'outbox-host',
     cpu: 4096,
@@ -59,6 +64,7 @@ beforeAll(async () => {
     versionInfo: { agentVersion: 'test', dockerVersion: 'none' },
   });
   client.setCredential(reg.credential);
+  client.setTls({ ca: cp.tls.serverCaPem, key: keys.privateKey, cert: reg.certificate ?? '' });
   await cp.ecs.send(
     new RegisterTaskDefinitionCommand({
       family: 'reported',

@@ -5,14 +5,18 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * connections die and new ones are refused) while the agent and its Docker keep running.
  */
 export interface CuttableProxy {
+  /** The target's scheme on the proxy's port: TLS passes through (the control plane's certificate names 127.0.0.1). */
   url: string;
+  /** With `record`, every byte that went through, both ways (what a capture of the path would see). */
+  recorded(): Buffer;
   cut(): Promise<void>;
   heal(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startCuttableProxy(target: URL): Promise<CuttableProxy> {
+export async function startCuttableProxy(target: URL, o: { record?: boolean } = {}): Promise<CuttableProxy> {
   const sockets = new Set<Socket>();
+  const chunks: Buffer[] = [];
   let server: Server | undefined;
   let port = 0;
   const listen = async () => {
@@ -25,6 +29,10 @@ export async function startCuttableProxy(target: URL): Promise<CuttableProxy> {
           client.destroy();
           upstream.destroy();
         });
+      }
+      if (o.record) {
+        client.on('data', (d: Buffer) => chunks.push(d));
+        upstream.on('data', (d: Buffer) => chunks.push(d));
       }
       client.pipe(upstream).pipe(client);
     });
@@ -42,7 +50,8 @@ export async function startCuttableProxy(target: URL): Promise<CuttableProxy> {
   };
   await listen();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${target.protocol}//127.0.0.1:${port}`,
+    recorded: () => Buffer.concat(chunks),
     cut: stop,
     heal: listen,
     close: stop,

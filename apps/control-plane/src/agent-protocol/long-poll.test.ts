@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { answerStillStands, CHECK_STANDS_MS, type LastAnswer } from './long-poll.ts';
 
-const last: LastAnswer = { version: 7, secretHash: 'h', mark: '1:3', checkedAt: 1000 };
-const poll = { after: 7, secretHash: 'h', mark: '1:3' };
+const last: LastAnswer = {
+  version: 7,
+  secretHash: 'h',
+  certificateFingerprint: 'c',
+  mark: '1:3',
+  checkedAt: 1000,
+};
+const poll = { after: 7, secretHash: 'h', certificateFingerprint: 'c', mark: '1:3' };
 
 describe('answerStillStands: may a long-poll wait without reading Postgres?', () => {
   it.each([
@@ -19,6 +25,13 @@ describe('answerStillStands: may a long-poll wait without reading Postgres?', ()
       stands: false,
     },
     { case: 'another credential', last, poll: { ...poll, secretHash: 'x' }, now: 1500, stands: false },
+    {
+      case: 'another client certificate',
+      last,
+      poll: { ...poll, certificateFingerprint: 'd' },
+      now: 1500,
+      stands: false,
+    },
     { case: 'the check is too old', last, poll, now: 1000 + CHECK_STANDS_MS, stands: false },
   ])('$case', ({ last, poll, now, stands }) => {
     expect(answerStillStands(last, poll, now)).toBe(stands);

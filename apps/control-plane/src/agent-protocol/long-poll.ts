@@ -2,8 +2,9 @@
 export interface LastAnswer {
   /** The version the answer carried. */
   version: number;
-  /** The credential (its sha256) the answer was given to. */
+  /** The credential (its sha256) and client certificate (its sha256) the answer was given to. */
   secretHash: string;
+  certificateFingerprint: string | null;
   /** The instance channel's mark (Notifier.mark) taken before the answer's read. */
   mark: string;
   /** When Postgres last checked that credential; an answer passes this on, it does not renew it. */
@@ -21,13 +22,19 @@ export const CHECK_STANDS_MS = 10_000;
  */
 export function answerStillStands(
   last: LastAnswer | undefined,
-  poll: { after: number | undefined; secretHash: string; mark: string },
+  poll: {
+    after: number | undefined;
+    secretHash: string;
+    certificateFingerprint: string | null;
+    mark: string;
+  },
   now: number,
 ): last is LastAnswer {
   return (
     last !== undefined &&
     last.version === poll.after &&
     last.secretHash === poll.secretHash &&
+    last.certificateFingerprint === poll.certificateFingerprint &&
     last.mark === poll.mark &&
     now - last.checkedAt < CHECK_STANDS_MS
   );

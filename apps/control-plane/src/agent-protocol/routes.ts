@@ -4,11 +4,14 @@ import {
   type AgentReportResponse,
   type ArnScope,
   arns,
+  type CaCertificateResponse,
   ClientError,
   HeartbeatRequest,
   type RefusedReport,
   RegisterInstanceRequest,
   type RegisterInstanceResponse,
+  RenewCertificateRequest,
+  type RenewCertificateResponse,
   TaskStateReport,
 } from '@bosun/model';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -21,6 +24,7 @@ import { assertStorableStrings, parseActionInput } from '../ecs/input.ts';
 import { evaluateClusterServices } from '../repositories/services.ts';
 import { readTasksById } from '../repositories/tasks.ts';
 import { nudge, type Queues } from '../workers/queues.ts';
+import { type AgentTls, certifyInstance, checkJoinTokenShape, publicKeyToCertify } from './certificates.ts';
 import { desiredState } from './desired-state.ts';
 import { authenticateAgent, claimOf, recordContact, recordReportContact } from './identity.ts';
 import { answerStillStands, type LastAnswer } from './long-poll.ts';
@@ -37,6 +41,7 @@ export interface AgentApiDeps {
   /** Task reports and new hosts queue service evaluations. */
   queues: Queues;
   secretBox: SecretBox;
+  tls: AgentTls;
 }
 
 const DesiredQuery = z.object({
@@ -115,13 +120,24 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
     for (const poll of polls) poll.abort();
   });
 
+  // Unauthenticated: a joining agent fetches the CA and pins it by the join token's fingerprint
+  // before it sends anything secret; every call after this one verifies the server against it.
+  app.get('/agent/v1/ca', async (_req, reply) => {
+    const body: CaCertificateResponse = { caCertificate: deps.tls.material.serverCaPem };
+    return reply.send(body);
+  });
+
   app.post('/agent/v1/register', async (req, reply) => {
     const input = parseActionInput(RegisterInstanceRequest, parseBody(req.body));
+    checkJoinTokenShape(input.joinToken);
+    const publicKey = publicKeyToCertify(deps.tls, input.publicKey);
     const now = deps.clock();
     const credentialSecret = randomBytes(32).toString('base64url');
     const result = await registerInstance(deps.db, input, hashSecret(credentialSecret), now, {
       reservedAttributes: deps.settings.reservedAttributes ?? [],
     });
+    const certificate =
+      publicKey && (await certifyInstance(deps.db, deps.tls, result.row.id, publicKey, now));
     req.log.info(
       { instanceId: result.row.id, cluster: result.clusterName, joinTokenId: result.joinTokenId },
       'container instance registered',
@@ -136,7 +152,22 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       clusterArn: arns.cluster(deps.scope, result.clusterName),
       credential: `${result.row.id}.${credentialSecret}`,
       heartbeatIntervalSeconds: deps.settings.heartbeatIntervalMs / 1000,
+      ...(certificate ? { certificate } : {}),
     };
+    return reply.send(body);
+  });
+
+  /** A new client certificate for a new key, before the current one expires (the agent's renewal). */
+  app.post('/agent/v1/certificate', async (req, reply) => {
+    const claim = claimOf(req);
+    const input = parseActionInput(RenewCertificateRequest, parseBody(req.body));
+    const publicKey = publicKeyToCertify(deps.tls, input.publicKey);
+    if (!publicKey)
+      throw new ClientError('This control plane serves plain HTTP (BOSUN_TLS=off): no certificates.');
+    await authenticateAgent(deps.db, claim);
+    const certificate = await certifyInstance(deps.db, deps.tls, claim.instanceId, publicKey, deps.clock());
+    req.log.info({ instanceId: claim.instanceId }, 'client certificate renewed');
+    const body: RenewCertificateResponse = { certificate };
     return reply.send(body);
   });
 
@@ -178,7 +209,12 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       let checkedAt = Date.now();
       await deps.notifier.waitFor(channel, waitMs, gone.signal, async () => {
         const last = answered.get(claim.instanceId);
-        const poll = { after: query.after, secretHash: claim.secretHash, mark: deps.notifier.mark(channel) };
+        const poll = {
+          after: query.after,
+          secretHash: claim.secretHash,
+          certificateFingerprint: claim.certificateFingerprint,
+          mark: deps.notifier.mark(channel),
+        };
         if (answerStillStands(last, poll, Date.now())) {
           checkedAt = last.checkedAt;
           return false;
@@ -192,6 +228,7 @@ export function registerAgentApi(app: FastifyInstance, deps: AgentApiDeps): void
       answered.set(claim.instanceId, {
         version: state.version,
         secretHash: claim.secretHash,
+        certificateFingerprint: claim.certificateFingerprint,
         mark,
         checkedAt,
       });

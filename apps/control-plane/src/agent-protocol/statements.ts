@@ -58,6 +58,8 @@ export type DesiredRow = Awaited<ReturnType<typeof desiredRowsQuery>>[number];
 export interface Contact {
   instanceId: string;
   secretHash: string;
+  /** The client certificate's sha256 (identity.ts); null over plain HTTP. */
+  certificateFingerprint: string | null;
 }
 export type ContactAnswer = Pick<ContainerInstanceRow, 'status' | 'desiredVersion'>;
 
@@ -77,29 +79,34 @@ export const desiredRows = (db: Db, instanceId: string): Promise<DesiredRow[]> =
   groupedDesiredRows(db, [instanceId]);
 
 const groupedContacts = groupedPer<Contact, ContactAnswer | undefined>(async (db, list) => {
-  // The credential is compared in SQL, as a heartbeat's is (contactUpdate in identity.ts). The hash
-  // comes back, so two claims on one instance in one group are told apart.
-  const json = JSON.stringify(list.map((c) => ({ id: c.instanceId, credential_hash: c.secretHash })));
+  // The credential and certificate are compared in SQL, as a heartbeat's are (contactUpdate in
+  // identity.ts). Both come back, so two claims on one instance in one group are told apart.
+  const json = JSON.stringify(
+    list.map((c) => ({ id: c.instanceId, credential_hash: c.secretHash, fp: c.certificateFingerprint })),
+  );
   const rows = await db.execute<{
     id: string;
     credential_hash: string;
+    fp: string | null;
     status: ContainerInstanceRow['status'];
     desired_version: number;
   }>(sql`
     with c as materialized (
-      select c.* from json_to_recordset(${json}::json) as c(id uuid, credential_hash text)
+      select c.* from json_to_recordset(${json}::json) as c(id uuid, credential_hash text, fp text)
       join ${containerInstances} as ci on ci.id = c.id and ci.credential_hash = c.credential_hash
-      where ci.status <> 'INACTIVE' order by ci.id for update of ci)
+      where ci.status <> 'INACTIVE'
+        and (c.fp is null or ci.certificate_fingerprint = c.fp or ci.previous_certificate_fingerprint = c.fp)
+      order by ci.id for update of ci)
     update ${containerInstances} as ci set last_heartbeat_at = now()
     from c where ci.id = c.id
-    returning ci.id, c.credential_hash, ci.status, ci.desired_version`);
+    returning ci.id, c.credential_hash, c.fp, ci.status, ci.desired_version`);
   const byClaim = new Map(
     rows.map((r) => [
-      `${r.id}/${r.credential_hash}`,
+      `${r.id}/${r.credential_hash}/${r.fp}`,
       { status: r.status, desiredVersion: Number(r.desired_version) },
     ]),
   );
-  return list.map((c) => byClaim.get(`${c.instanceId}/${c.secretHash}`));
+  return list.map((c) => byClaim.get(`${c.instanceId}/${c.secretHash}/${c.certificateFingerprint}`));
 });
 
 /**

@@ -75,7 +75,7 @@ const ConfigSchema = z.object({
   REDIS_URL: z.string().min(1, 'REDIS_URL is required (redis://host:port)'),
   BOSUN_LISTEN_HOST: z.string().default('127.0.0.1'),
   BOSUN_PORT: z.coerce.number().int().min(0).max(65535).default(7700),
-  /** The URL clients use; written into .bosun/env. Defaults to http://LISTEN_HOST:PORT. */
+  /** The URL clients use; written into .bosun/env. Defaults to https://LISTEN_HOST:PORT. */
   BOSUN_PUBLIC_URL: z.string().url().optional(),
   BOSUN_STATE_DIR: z.string().default('.bosun'),
   /** 64 hex chars; when unset the key lives in STATE_DIR/master.key. */
@@ -137,7 +137,35 @@ const ConfigSchema = z.object({
    * `name.*` reserves a prefix. Names read by a live service's memberOf constraint are reserved anyway.
    */
   BOSUN_RESERVED_ATTRIBUTES: z.string().default(''),
+  // TLS (tls/state.ts): on by default, with a CA and server certificate made in the state directory.
+  /** `off`: plain HTTP, accepted only on a loopback listen address (tlsRefusal). */
+  BOSUN_TLS: z.enum(['on', 'off']).default('on'),
+  /** The operator's own server certificate chain, key and issuing CA (PEM files): all three or none. */
+  BOSUN_TLS_CERT: z.string().min(1).optional(),
+  BOSUN_TLS_KEY: z.string().min(1).optional(),
+  BOSUN_TLS_CA: z.string().min(1).optional(),
+  /** More names (DNS or IP, comma-separated) for the generated server certificate. */
+  BOSUN_TLS_NAMES: z.string().default(''),
+  /** How long an agent's client certificate lives; agents renew at two thirds of it. */
+  BOSUN_AGENT_CERT_LIFETIME_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(5 * 365 * 24 * 3600)
+    .default(30 * 24 * 3600),
 });
+
+/** Why plain HTTP may not be served on this address, or undefined when it may (loopback only). */
+export function tlsRefusal(tls: 'on' | 'off', listenHost: string): string | undefined {
+  if (tls === 'on') return undefined;
+  const host = listenHost.replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host))
+    return undefined;
+  return (
+    `BOSUN_TLS=off serves the API and the agent protocol in plain HTTP, which is only allowed on a ` +
+    `loopback address; BOSUN_LISTEN_HOST is ${listenHost}. Listen on 127.0.0.1, or leave TLS on.`
+  );
+}
 
 export interface Config extends ControlPlaneSettings {
   databaseUrl: string;
@@ -154,6 +182,14 @@ export interface Config extends ControlPlaneSettings {
   clockOffsetMs: number;
   logLevel: z.infer<typeof ConfigSchema>['BOSUN_LOG_LEVEL'];
   timeouts: DependencyTimeouts;
+  tls: {
+    enabled: boolean;
+    certFile: string | undefined;
+    keyFile: string | undefined;
+    caFile: string | undefined;
+    names: string[];
+    agentCertLifetimeMs: number;
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -163,6 +199,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  const refusal = tlsRefusal(c.BOSUN_TLS, c.BOSUN_LISTEN_HOST);
+  if (refusal) throw new Error(`Invalid configuration:\n  BOSUN_TLS: ${refusal}`);
   return {
     databaseUrl: c.DATABASE_URL,
     redisUrl: c.REDIS_URL,
@@ -193,6 +231,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reservedAttributes: c.BOSUN_RESERVED_ATTRIBUTES.split(',')
       .map((n) => n.trim())
       .filter((n) => n !== ''),
+    tls: {
+      enabled: c.BOSUN_TLS === 'on',
+      certFile: c.BOSUN_TLS_CERT,
+      keyFile: c.BOSUN_TLS_KEY,
+      caFile: c.BOSUN_TLS_CA,
+      names: c.BOSUN_TLS_NAMES.split(',')
+        .map((n) => n.trim())
+        .filter(Boolean),
+      agentCertLifetimeMs: c.BOSUN_AGENT_CERT_LIFETIME_SECONDS * 1000,
+    },
   };
 }
 

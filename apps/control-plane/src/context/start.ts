@@ -8,6 +8,7 @@ import { connectDatabase, type Database } from '../db/client.ts';
 import { LOG_SERIALIZERS } from '../db/safe-error.ts';
 import { buildApp } from '../http/app.ts';
 import { ensureDefaultCluster } from '../repositories/bootstrap.ts';
+import type { TlsMaterial } from '../tls/state.ts';
 import { startWorkers } from '../workers/index.ts';
 import { DependencyHealth } from './dependency-health.ts';
 import { type ControlPlaneRuntime, createRuntime } from './runtime.ts';
@@ -38,11 +39,16 @@ export interface StartOptions {
   logStream?: { write(line: string): void };
   /** Bounded waits on Postgres and Redis (BOSUN_DB_*_TIMEOUT_SECONDS, BOSUN_REDIS_COMMAND_TIMEOUT_SECONDS). */
   timeouts?: Partial<DependencyTimeouts>;
+  /**
+   * The install's CA and server certificate (tls/state.ts). `serve: false` is BOSUN_TLS=off: plain
+   * HTTP (on loopback only, settings.ts), while join tokens still carry the CA's fingerprint.
+   */
+  tls: { material: TlsMaterial; serve: boolean; agentCertLifetimeMs: number };
 }
 
 export interface RunningControlPlane {
   app: FastifyInstance;
-  /** The address the listener got, e.g. http://127.0.0.1:7700. */
+  /** The address the listener got, e.g. https://127.0.0.1:7700. */
   address: string;
   database: Database;
   redis: Redis;
@@ -122,6 +128,7 @@ export async function startControlPlane(o: StartOptions): Promise<RunningControl
     logLevel: o.logLevel,
     ...(o.logStream === undefined ? {} : { logStream: o.logStream }),
     clock,
+    tls: o.tls,
   });
   const address = await app.listen({ host: o.listen.host, port: o.listen.port });
   return {

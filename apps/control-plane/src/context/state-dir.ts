@@ -26,11 +26,15 @@ export async function loadMasterKey(stateDir: string, fromEnv: string | undefine
   }
 }
 
-/** STATE_DIR/env: `source` it and the AWS CLI and SDKs talk to this bosun. */
+/**
+ * STATE_DIR/env: `source` it and the AWS CLI and SDKs talk to this bosun. `caFile` is the CA the
+ * server's certificate chains to: AWS_CA_BUNDLE for the AWS CLI and Python SDKs, NODE_EXTRA_CA_CERTS
+ * for Node programs (the JavaScript SDK v3 and scripts/bosun).
+ */
 export async function writeClientEnv(
   stateDir: string,
   key: AccessKey,
-  opts: { region: string; endpoint: string },
+  opts: { region: string; endpoint: string; caFile?: string },
 ): Promise<string> {
   const file = join(stateDir, 'env');
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -42,6 +46,9 @@ export async function writeClientEnv(
     `export AWS_DEFAULT_REGION=${q(opts.region)}`,
     `export AWS_ENDPOINT_URL_ECS=${q(opts.endpoint)}`,
     `export AWS_ENDPOINT_URL=${q(opts.endpoint)}`,
+    ...(opts.caFile
+      ? [`export AWS_CA_BUNDLE=${q(opts.caFile)}`, `export NODE_EXTRA_CA_CERTS=${q(opts.caFile)}`]
+      : []),
     '',
   ].join('\n');
   const tmp = `${file}.${process.pid}.tmp`;

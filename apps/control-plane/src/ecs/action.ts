@@ -37,6 +37,8 @@ export interface ActionContext {
   runtime: ControlPlaneRuntime;
   /** Seals and opens stored secrets (the master key). */
   secretBox: SecretBox;
+  /** sha256 of the CA the server's TLS chain ends in: join tokens carry it (CreateJoinToken). */
+  caFingerprint: string;
 }
 
 export interface Action<S extends z.ZodType = z.ZodType> {

@@ -69,7 +69,7 @@ export const CreateJoinToken = defineAction(
   }),
   async (ctx, input) => {
     const cluster = await requireActiveCluster(ctx.db, ctx.scope, input.cluster);
-    const { token, secretHash } = newJoinToken();
+    const { token, secretHash } = newJoinToken(ctx.caFingerprint);
     const expiresAt = new Date(
       ctx.now.getTime() + (input.expiresInSeconds ?? DEFAULT_JOIN_TOKEN_TTL_SECONDS) * 1000,
     );

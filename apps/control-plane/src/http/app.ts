@@ -14,6 +14,7 @@ import type { Database } from '../db/client.ts';
 import { LOG_SERIALIZERS } from '../db/safe-error.ts';
 import { actionsByTarget, BOSUN_TARGET_PREFIX } from '../ecs/index.ts';
 import { assertStorableStrings } from '../ecs/input.ts';
+import type { TlsMaterial } from '../tls/state.ts';
 import type { WorkerPulse } from '../workers/pulse.ts';
 import { type DispatchDeps, runAction, verifyCaller } from './dispatch.ts';
 import { ecsErrorHandler, sendEcsError } from './errors.ts';
@@ -41,13 +42,33 @@ export interface AppDeps {
   logStream?: { write(line: string): void };
   /** Injected in tests to check signature expiry. */
   clock?: () => Date;
+  /** The CA and server certificate; `serve: false` listens in plain HTTP (BOSUN_TLS=off, loopback). */
+  tls: { material: TlsMaterial; serve: boolean; agentCertLifetimeMs: number };
 }
 
 const VERSION = '0.1.0';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const clock = deps.clock ?? (() => new Date());
+  const tls = deps.tls.material;
   const app = Fastify({
+    // One listener for the ECS API and the agent protocol. It asks every client for a certificate
+    // but lets the handshake finish without one: the AWS CLI and SDKs send none, and SigV4
+    // authenticates them. The agent routes refuse a request whose certificate is missing or not
+    // issued by the install's CA (agent-protocol/identity.ts), except register, which authenticates
+    // with the join token. Two listeners would mean two ports to publish and two URLs to configure.
+    ...(deps.tls.serve
+      ? {
+          https: {
+            cert: tls.serverCertPem,
+            key: tls.serverKeyPem,
+            ca: tls.agentCa.certPem,
+            requestCert: true,
+            rejectUnauthorized: false,
+            minVersion: 'TLSv1.2' as const,
+          },
+        }
+      : {}),
     bodyLimit: deps.bodyLimitBytes,
     logger: {
       level: deps.logLevel ?? 'info',
@@ -104,6 +125,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     secretBox: deps.secretBox,
     settings: deps.settings,
     runtime: deps.runtime,
+    caFingerprint: tls.serverCaFingerprint,
   };
 
   app.post('/', async (req, reply) => {
@@ -141,6 +163,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     notifier: deps.runtime.notifier,
     queues: deps.runtime.queues,
     secretBox: deps.secretBox,
+    tls: deps.tls,
   });
 
   return app;

@@ -21,6 +21,8 @@ export interface DispatchDeps {
   secretBox: SecretBox;
   settings: ControlPlaneSettings;
   runtime: ControlPlaneRuntime;
+  /** The CA's fingerprint, which join tokens carry (model/join-token.ts). */
+  caFingerprint: string;
 }
 
 const SIGNATURE_MAX_SKEW_MS = 5 * 60 * 1000;
@@ -106,6 +108,7 @@ export async function runAction(
         settings: deps.settings,
         runtime: deps.runtime,
         secretBox: deps.secretBox,
+        caFingerprint: deps.caFingerprint,
       },
       input,
     );

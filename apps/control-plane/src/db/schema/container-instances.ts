@@ -41,6 +41,10 @@ export const containerInstances = pgTable(
     versionInfo: jsonb('version_info').$type<VersionInfo>(),
     /** sha256 of the agent's credential secret; the secret itself is random and never stored. */
     credentialHash: text('credential_hash'),
+    /** sha256 (hex) of the client certificate last issued to the agent; its mTLS identity. */
+    certificateFingerprint: text('certificate_fingerprint'),
+    /** The one issued before it, still accepted until it expires (a renewal's requests in flight). */
+    previousCertificateFingerprint: text('previous_certificate_fingerprint'),
     lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true, precision: 3 }),
     /** Bumped whenever what this instance should run changes; agents long-poll on it. */
     desiredVersion: bigint('desired_version', { mode: 'number' }).notNull().default(0),
