@@ -54,7 +54,19 @@ export function spawnNode(
       return '';
     }
   };
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => {
+      // A process that dies on its own mid-test otherwise shows only as refused connections later:
+      // say so, with what it printed last, where the test run's output keeps it.
+      if (!stopping) {
+        process.stderr.write(
+          `[testkit] node ${args.join(' ')} (pid ${child.pid}) exited on its own: code ${code}, signal ${signal}\n${output().split('\n').slice(-40).join('\n')}\n`,
+        );
+      }
+      resolve(code);
+    }),
+  );
   return {
     child,
     pid: child.pid ?? 0,
@@ -62,6 +74,7 @@ export function spawnNode(
     output,
     tail: (lines = 30) => output().split('\n').slice(-lines).join('\n'),
     async stop(signal = 'SIGTERM') {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);
         const gone = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);

@@ -24,10 +24,40 @@ export async function createScratchDatabase(
   return {
     url: url.toString(),
     async drop() {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end();
+      try {
+        await dropDatabase(admin, name);
+      } finally {
+        await admin.end();
+      }
     },
   };
+}
+
+/**
+ * Drops `name`, ending its sessions. FORCE needs the right to signal every session in it, which the
+ * non-superuser role scripts/up makes lacks for an autovacuum worker (a test that deletes many rows
+ * wakes one). The fallback ends our own sessions, then a plain DROP DATABASE, which stops autovacuum
+ * itself, retried while the worker winds down.
+ */
+async function dropDatabase(admin: postgres.Sql, name: string): Promise<void> {
+  try {
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err;
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity
+        where datname = ${name} and usename = current_user and pid <> pg_backend_pid()`;
+      await admin.unsafe(`drop database if exists "${name}"`);
+      return;
+    } catch (err) {
+      // 55006: object_in_use, the worker has not gone yet.
+      if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /**
