@@ -43,6 +43,7 @@ const adminEnv = () => ({
   AWS_DEFAULT_REGION: REGION,
   AWS_ENDPOINT_URL: cp.endpoint,
   AWS_ENDPOINT_URL_ECS: cp.endpoint,
+  AWS_CA_BUNDLE: cp.tls.serverCaFile,
 });
 const envOf = (k: Key) => ({
   ...adminEnv(),
