@@ -11,7 +11,16 @@ import {
   ListTaskDefinitionsCommand,
   RegisterTaskDefinitionCommand,
 } from '@aws-sdk/client-ecs';
-import { awsEcs, ecsTarget, REGION, REPO_ROOT, rawEcsCall, run, signEcsRequest } from '@bosun/testkit';
+import {
+  awsEcs,
+  ecsTarget,
+  REGION,
+  REPO_ROOT,
+  rawEcsCall,
+  run,
+  signEcsRequest,
+  trustingHttpsAgent,
+} from '@bosun/testkit';
 import { startControlPlane, type TestControlPlane } from '@bosun/testkit/control-plane-in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAdminKey } from '../src/auth/access-keys.ts';
@@ -87,6 +96,7 @@ const sdk = (k: Key) =>
     region: REGION,
     credentials: { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey },
     maxAttempts: 1,
+    requestHandler: { httpsAgent: trustingHttpsAgent() },
   });
 
 /** ListClusters with the SDK (quicker than the CLI where the CLI is not the point). */
